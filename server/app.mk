@@ -1,0 +1,1 @@
+# app: sources and tests of this area (filled in by its module).

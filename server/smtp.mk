@@ -1,0 +1,1 @@
+# smtp: sources and tests of this area (filled in by its module).

@@ -1,0 +1,1 @@
+# web: sources and tests of this area (filled in by its module).

@@ -1,1 +1,2 @@
-# indexer: sources and tests of this area (filled in by its module).
+# Indexer process, MIME parsing, Xapian (the only C++), query language.
+libvellum_a_SOURCES += indexer/pending_indexer.c

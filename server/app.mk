@@ -1,1 +1,9 @@
-# app: sources and tests of this area (filled in by its module).
+# Process glue: app context, serve orchestration, metrics registry.
+libvellum_a_SOURCES += \
+	include/vellum/app.h include/vellum/cli.h include/vellum/metrics.h \
+	server/metrics.c server/pending_serve.c
+
+check_PROGRAMS += tests/unit/test_metrics
+TESTS += tests/unit/test_metrics
+tests_unit_test_metrics_SOURCES = tests/unit/test_metrics.c tests/unit/tap.h
+tests_unit_test_metrics_LDADD = $(VL_LIBS)

@@ -1,1 +1,2 @@
-# http: sources and tests of this area (filled in by its module).
+# HTTP server, JSON API, users/auth, audit trail, database, CLI sub-commands.
+libvellum_a_SOURCES += server/pending_cli.c

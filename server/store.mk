@@ -1,1 +1,2 @@
-# store: sources and tests of this area (filled in by its module).
+# Segment store: record format, keys, segments, writer thread, catalog, recovery, verify.
+libvellum_a_SOURCES += include/vellum/store.h

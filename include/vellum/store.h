@@ -1,0 +1,274 @@
+/* store.h — the segment store: the only source of truth for archived mail.
+ *
+ * Per archive, an append-only chain of encrypted, compressed records in segment
+ * files (doc/format.md), a keystore of wrapped segment keys, a head file, and a
+ * catalog (SQLite, rebuildable from the segments) mapping message ids to
+ * records.  The store knows nothing about SMTP or HTTP: its unit of work is a
+ * streamed append — begin with an envelope and target archives, write chunks
+ * as data arrives, commit — and a completion carrying the message id in each
+ * archive, delivered through a file descriptor so an event loop never blocks.
+ *
+ * Archives whose names start with '_' (e.g. "_audit") are logs: they hold
+ * opaque records appended with store_log_append, chained and verified like
+ * mail, never routed to or searched.
+ *
+ * Threads: store_append_* and store_queue_* may be called from any thread;
+ * one writer thread inside the store does all segment writes and shares one
+ * fsync per batch.  Readers (store_msg_*, store_scan_*) may run concurrently
+ * with the writer and in other processes (the indexer opens the store with
+ * STORE_OPEN_READONLY).
+ */
+#ifndef VELLUM_STORE_H
+#define VELLUM_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vellum/config.h"
+
+typedef enum {
+	STORE_OK = 0,
+	STORE_EIO,        /* a write, fsync, rename or open failed: store now failed closed */
+	STORE_EFAILED,    /* failed closed by an earlier write error; restart to recover */
+	STORE_ENOSPC,     /* free space below min_free: nothing accepted */
+	STORE_EBUSY,      /* bytes in flight at the cap: try again later */
+	STORE_ETOOBIG,    /* larger than the caller's or the format's limit */
+	STORE_ENOTFOUND,  /* no such archive, message or record */
+	STORE_EEXIST,     /* archive already exists */
+	STORE_ECORRUPT,   /* framing or authentication failure in stored data */
+	STORE_EKEY,       /* master key missing, unreadable or not the one that wrapped the keys */
+	STORE_ELOCKED,    /* another process holds the data dir */
+	STORE_EINVAL,     /* bad argument (archive name, envelope) */
+	STORE_EREADONLY,  /* write attempted on a read-only store */
+	STORE_ESHUTDOWN,  /* the store is closing */
+} store_status_t;
+
+const char *store_strerror(store_status_t st);
+
+typedef struct store store_t;
+typedef struct store_append store_append_t;
+typedef struct store_queue store_queue_t;
+typedef struct store_reader store_reader_t;
+typedef struct store_scan store_scan_t;
+
+/* Longest archive name, listener name, HELO, address (bytes, without NUL). */
+#define STORE_NAME_MAX 64
+#define STORE_ADDR_MAX 1024
+
+/* ---- opening ---- */
+
+typedef enum {
+	STORE_OPEN_READWRITE = 0,   /* the daemon or a CLI holding the data-dir lock */
+	STORE_OPEN_READONLY = 1,    /* indexer, verify-while-serving: no writer, no recovery */
+} store_open_mode_t;
+
+typedef struct store_opts {
+	store_open_mode_t mode;
+	/* Cap on bytes held in memory for appends not yet durable, including data
+	 * still arriving.  0 = default (256 MiB). */
+	uint64_t inflight_max;
+} store_opts_t;
+
+/* Opens the store under cfg->storage.data_dir, loading the master key from
+ * master_key_file or master_key_command.  READWRITE runs recovery on every
+ * archive's active segment (logged) and starts the writer thread.  On success
+ * *out is owned by the caller (store_close). */
+store_status_t store_open(const config_t *cfg, const store_opts_t *opts, store_t **out);
+/* Waits for in-flight commits, stops the writer, frees.  NULL is fine. */
+void store_close(store_t *s);
+
+/* Creates the key files for a new data dir: the master key (0600, outside the
+ * data dir) if it does not exist yet and the server's Ed25519 signing key.
+ * Used by `vellum init` before store_open. */
+store_status_t store_init_keys(const config_t *cfg);
+
+/* ---- archives ---- */
+store_status_t store_archive_create(store_t *s, const char *name);
+bool store_archive_exists(store_t *s, const char *name);
+/* NULL-terminated list of archive names (mail archives only, no '_' logs);
+ * caller frees with util_strv_free. */
+char **store_archive_list(store_t *s);
+
+typedef struct store_archive_stats {
+	uint64_t messages;       /* distinct message ids */
+	uint64_t arrivals;
+	uint64_t records;        /* chain length (head sequence) */
+	uint64_t segments;
+	uint64_t bytes;          /* segment bytes on disk */
+	uint64_t raw_bytes;      /* message bytes as received */
+	int64_t last_received;   /* us, 0 if none */
+} store_archive_stats_t;
+store_status_t store_archive_stats(store_t *s, const char *archive, store_archive_stats_t *out);
+
+/* ---- appending mail ---- */
+
+/* Envelope flags. */
+#define STORE_ENV_BARE_LF   0x01u  /* a bare LF was seen in the data */
+#define STORE_ENV_BARE_CR   0x02u  /* a bare CR was seen in the data */
+#define STORE_ENV_8BITMIME  0x04u  /* BODY=8BITMIME */
+#define STORE_ENV_SMTPUTF8  0x08u
+#define STORE_ENV_BDAT      0x10u  /* arrived with CHUNKING */
+#define STORE_ENV_IMPORT    0x20u  /* vellum import / API submission, not SMTP */
+
+/* What the SMTP session (or an import) knew about a message.  All strings are
+ * NUL-terminated and only borrowed during store_append_begin. */
+typedef struct store_envelope {
+	int64_t received;            /* us since epoch; 0 = now */
+	const char *listener;        /* "default", or "import", "api" */
+	const char *client_addr;     /* numeric */
+	uint16_t client_port;
+	const char *helo;
+	const char *tls_version;     /* NULL when plaintext */
+	const char *tls_cipher;
+	const char *auth_id;         /* SMTP AUTH identity or API user, or NULL */
+	const char *mail_from;       /* reverse-path without <>; "" for the null sender */
+	const char *mail_params;     /* "SIZE=1234 BODY=8BITMIME", or NULL */
+	const char *const *rcpt;     /* forward-paths, without <> */
+	size_t nrcpt;
+	uint32_t flags;              /* STORE_ENV_* */
+} store_envelope_t;
+
+/* Starts an append into every archive in `archives` (at least one).  Fails
+ * early with ENOSPC, EBUSY, EFAILED.  On success *out is owned by the caller
+ * until store_append_commit or store_append_abort. */
+store_status_t store_append_begin(store_t *s, const store_envelope_t *env,
+                                  const char *const *archives, size_t narchives,
+                                  store_append_t **out);
+/* Adds message bytes (exactly as they will be stored).  Never blocks on
+ * disk; may fail with EBUSY (cap), ETOOBIG, EFAILED — then abort. */
+store_status_t store_append_write(store_append_t *a, const void *p, size_t n);
+/* Drops an append that will not be committed (client gone, policy refusal).
+ * Chunk records already written become unreferenced and are never listed. */
+void store_append_abort(store_append_t *a);
+
+/* The result of one append. */
+typedef struct store_id {
+	char archive[STORE_NAME_MAX + 1];
+	uint64_t seq;        /* message id is "<archive>-<seq>" */
+	bool duplicate;      /* same SHA-256 already in this archive: an arrival of it */
+} store_id_t;
+
+typedef struct store_completion {
+	void *cookie;
+	store_status_t status;   /* OK only if durable in every target archive */
+	uint8_t sha256[32];      /* of the raw message */
+	uint64_t size;
+	size_t nids;
+	store_id_t *ids;         /* one per target archive, in the order given */
+} store_completion_t;
+void store_completion_free(store_completion_t *c);
+
+/* A completion queue: the store pushes completions, the owner pops them when
+ * store_queue_fd() becomes readable (an eventfd).  One per event loop. */
+store_queue_t *store_queue_new(void);
+void store_queue_free(store_queue_t *q);
+int store_queue_fd(const store_queue_t *q);
+/* Pops one completion (caller frees) or returns NULL when empty; also clears
+ * the fd's readiness when it empties the queue. */
+store_completion_t *store_queue_pop(store_queue_t *q);
+
+/* Hands the append to the writer; `a` is no longer the caller's.  The
+ * completion, with `cookie`, arrives on q. */
+void store_append_commit(store_append_t *a, store_queue_t *q, void *cookie);
+/* Blocking variant for threads that may wait (HTTP submission, import):
+ * commits and returns the completion (caller frees). */
+store_completion_t *store_append_commit_wait(store_append_t *a);
+
+/* ---- log archives ("_audit") ----
+ * Appends one opaque record and returns once it is durable.  *seq gets its
+ * position in that log's chain (1-based). */
+store_status_t store_log_append(store_t *s, const char *log, const void *p, size_t n,
+                                uint64_t *seq);
+
+/* ---- reading messages ---- */
+
+typedef struct store_arrival {
+	uint64_t record_seq;         /* the envelope record's chain position */
+	char *segment;               /* segment file name */
+	uint64_t offset;             /* byte offset of the record in it */
+	int64_t received;
+	char *listener, *client_addr, *helo, *tls_version, *tls_cipher, *auth_id;
+	char *mail_from, *mail_params;
+	uint16_t client_port;
+	char **rcpt;                 /* NULL-terminated */
+	size_t nrcpt;
+	uint32_t flags;
+} store_arrival_t;
+
+typedef struct store_msg {
+	char archive[STORE_NAME_MAX + 1];
+	uint64_t seq;
+	uint8_t sha256[32];
+	uint64_t size;
+	int64_t received;            /* of the first arrival */
+	size_t narrivals;
+	store_arrival_t *arrivals;   /* oldest first */
+} store_msg_t;
+
+/* Catalog lookup: envelope(s) and integrity data of one message.  Caller
+ * frees with store_msg_free.  ENOTFOUND for unknown or deleted ids. */
+store_status_t store_msg_get(store_t *s, const char *archive, uint64_t seq, store_msg_t **out);
+void store_msg_free(store_msg_t *m);
+
+/* Opens the raw bytes of a message for streaming; each chunk is authenticated
+ * before it is decompressed.  Caller closes. */
+store_status_t store_msg_open(store_t *s, const char *archive, uint64_t seq,
+                              store_reader_t **out);
+/* Reads up to cap bytes; *got = 0 at the end.  ECORRUPT if a record fails
+ * authentication (nothing unauthenticated is ever returned). */
+store_status_t store_reader_read(store_reader_t *r, void *buf, size_t cap, size_t *got);
+void store_reader_close(store_reader_t *r);
+
+/* ---- scanning an archive's chain in order (indexer, reindex, audit) ---- */
+
+typedef enum {
+	STORE_ITEM_MESSAGE = 1,   /* first arrival of a new message id */
+	STORE_ITEM_ARRIVAL,       /* a later arrival of an existing id (duplicate) */
+	STORE_ITEM_LOG,           /* an opaque log record (log archives) */
+	STORE_ITEM_DELETION,      /* retention/purge record: ids no longer exist */
+} store_item_type_t;
+
+typedef struct store_scan_item {
+	store_item_type_t type;
+	uint64_t record_seq;
+	uint64_t msg_seq;              /* MESSAGE, ARRIVAL */
+	const store_arrival_t *arrival;/* MESSAGE, ARRIVAL */
+	uint8_t sha256[32];
+	uint64_t size;
+	const void *data;              /* LOG: the record payload */
+	size_t len;
+	const uint64_t *deleted;       /* DELETION: message seqs removed */
+	size_t ndeleted;
+} store_scan_item_t;
+
+/* Scans records with record_seq > after, up to the durable head at the time
+ * of each call to store_scan_next (so a tailing reader sees new data). */
+store_status_t store_scan_open(store_t *s, const char *archive, uint64_t after,
+                               store_scan_t **out);
+/* *item is valid until the next call; NULL at the current end. */
+store_status_t store_scan_next(store_scan_t *sc, const store_scan_item_t **item);
+/* Raw bytes of the current MESSAGE/ARRIVAL item. Caller closes. */
+store_status_t store_scan_open_message(store_scan_t *sc, store_reader_t **out);
+void store_scan_close(store_scan_t *sc);
+
+/* Current head (durable chain length) of an archive or log; 0 when empty. */
+store_status_t store_head(store_t *s, const char *archive, uint64_t *record_seq);
+
+/* ---- integrity ---- */
+
+typedef struct store_verify_report {
+	uint64_t records;          /* records checked */
+	uint64_t messages;
+	uint64_t problems;         /* 0 = clean */
+	uint64_t anchored_seq;     /* highest sequence covered by a valid signature */
+} store_verify_report_t;
+
+/* Called for each problem found, with a one-line description that names the
+ * segment file, byte offset and sequence. */
+typedef void (*store_verify_cb)(void *arg, const char *archive, const char *problem);
+/* Re-reads every record of archive (NULL: all archives and logs). */
+store_status_t store_verify(store_t *s, const char *archive, store_verify_cb cb, void *arg,
+                            store_verify_report_t *out);
+
+#endif

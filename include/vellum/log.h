@@ -34,7 +34,8 @@ void log_set_proc(const char *name);
 
 void log_event(log_level_t level, const char *event, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-void log_eventv(log_level_t level, const char *event, const char *fmt, va_list ap);
+void log_eventv(log_level_t level, const char *event, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 #define log_debug(ev, ...) log_event(LOG_LEVEL_DEBUG, ev, __VA_ARGS__)
 #define log_info(ev, ...)  log_event(LOG_LEVEL_INFO, ev, __VA_ARGS__)

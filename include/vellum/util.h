@@ -55,7 +55,7 @@ void buf_append(buf_t *b, const void *p, size_t n);
 void buf_append_str(buf_t *b, const char *s);
 void buf_append_byte(buf_t *b, uint8_t c);
 void buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void buf_vprintf(buf_t *b, const char *fmt, va_list ap);
+void buf_vprintf(buf_t *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 void buf_reset(buf_t *b);                         /* len = 0, keeps memory */
 void buf_free(buf_t *b);                          /* frees, back to zero value */
 /* Takes the bytes out as a NUL-terminated string; caller frees; b is reset. */

@@ -93,8 +93,8 @@ void keys_derive(const uint8_t key[KEYS_BYTES], uint64_t id, const char ctx[8],
 	crypto_kdf_derive_from_key(out, KEYS_BYTES, id, ctx, key);
 }
 
-void keys_wrap(const uint8_t kek[KEYS_BYTES], const uint8_t key[KEYS_BYTES],
-               const void *ad, size_t adlen, uint8_t out[KEYS_WRAPPED_BYTES])
+void keys_wrap(const uint8_t kek[KEYS_BYTES], const uint8_t key[KEYS_BYTES], const void *ad,
+               size_t adlen, uint8_t out[KEYS_WRAPPED_BYTES])
 {
 	keys_sodium_init();
 	randombytes_buf(out, KEYS_NONCE_BYTES);
@@ -109,8 +109,9 @@ keys_status_t keys_unwrap(const uint8_t kek[KEYS_BYTES], const uint8_t in[KEYS_W
 	keys_sodium_init();
 	unsigned long long mlen;
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(key, &mlen, NULL, in + KEYS_NONCE_BYTES,
-	                                               KEYS_BYTES + KEYS_TAG_BYTES, ad, adlen,
-	                                               in, kek) != 0 || mlen != KEYS_BYTES) {
+	                                               KEYS_BYTES + KEYS_TAG_BYTES, ad, adlen, in,
+	                                               kek) != 0 ||
+	    mlen != KEYS_BYTES) {
 		sodium_memzero(key, KEYS_BYTES);
 		return KEYS_EAUTH;
 	}
@@ -133,9 +134,10 @@ static keys_status_t keys_parse_hex(const char *text, size_t n, uint8_t out[KEYS
 		int v = 0;
 		for (int k = 0; k < 2; k++) {
 			char c = text[b + 2 * i + (size_t)k];
-			int d = c >= '0' && c <= '9' ? c - '0'
-			      : c >= 'a' && c <= 'f' ? c - 'a' + 10
-			      : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+			int d = c >= '0' && c <= '9'   ? c - '0'
+			        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+			        : c >= 'A' && c <= 'F' ? c - 'A' + 10
+			                               : -1;
 			if (d < 0)
 				return KEYS_EFORMAT;
 			v = v << 4 | d;
@@ -165,7 +167,8 @@ static keys_status_t keys_read_secret_file(const char *path, uint8_t *key)
 	}
 	if (st.st_mode & 007) {
 		log_error("keys.mode", "path=%s mode=%04o msg=%s", log_q(q, sizeof q, path),
-		          (unsigned)(st.st_mode & 07777), "key file is accessible to others; chmod 600");
+		          (unsigned)(st.st_mode & 07777),
+		          "key file is accessible to others; chmod 600");
 		close(fd);
 		return KEYS_EPERM;
 	}
@@ -318,8 +321,7 @@ keys_status_t keys_signing_create(const char *dir)
 	return ks;
 }
 
-keys_status_t keys_signing_load(const char *dir, uint8_t **sk,
-                                uint8_t pk[KEYS_SIGN_PUBLIC_BYTES])
+keys_status_t keys_signing_load(const char *dir, uint8_t **sk, uint8_t pk[KEYS_SIGN_PUBLIC_BYTES])
 {
 	char q[LOG_Q_MAX];
 	keys_status_t ks = KEYS_OK;

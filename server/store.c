@@ -124,10 +124,11 @@ store_status_t store_open(const config_t *cfg, const store_opts_t *opts, store_t
 		keys_status_t ks = keys_master_load(cfg->storage.master_key_file,
 		                                    cfg->storage.master_key_command, &s->mkey);
 		if (ks == KEYS_ENOENT)
-			log_error("store.open", "path=%s msg=%s",
-			          log_q(q, sizeof q, cfg->storage.master_key_file ?
-			                             cfg->storage.master_key_file : ""),
-			          "no master key (run vellum init)");
+			log_error(
+			    "store.open", "path=%s msg=%s",
+			    log_q(q, sizeof q,
+			          cfg->storage.master_key_file ? cfg->storage.master_key_file : ""),
+			    "no master key (run vellum init)");
 		if (ks != KEYS_OK)
 			st = STORE_EKEY;
 		else

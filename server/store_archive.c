@@ -39,8 +39,8 @@ static const uint8_t akey_magic[8] = {0x89, 'V', 'L', 'A', 'K', 'E', 'Y', '\n'};
 static const uint8_t ks_magic[8] = {0x89, 'V', 'L', 'K', 'S', 'T', 'R', '\n'};
 static const uint8_t head_magic[8] = {0x89, 'V', 'L', 'H', 'E', 'A', 'D', '\n'};
 #define AKEY_FILE_SIZE 96
-#define KS_HDR_SIZE 16
-#define KS_ENTRY_SIZE 112
+#define KS_HDR_SIZE    16
+#define KS_ENTRY_SIZE  112
 
 static void put64(uint8_t *p, uint64_t v)
 {
@@ -137,7 +137,8 @@ void store_archive_free(store_archive_t *a)
 
 /* ---- archive.key ---- */
 
-store_status_t store_archive_akey_write(store_t *s, const char *dir, const char *name, const uint8_t *akey)
+store_status_t store_archive_akey_write(store_t *s, const char *dir, const char *name,
+                                        const uint8_t *akey)
 {
 	uint8_t file[AKEY_FILE_SIZE] = {0};
 	memcpy(file, akey_magic, 8);
@@ -151,7 +152,8 @@ store_status_t store_archive_akey_write(store_t *s, const char *dir, const char 
 	store_status_t st = STORE_OK;
 	if (util_write_file_atomic(path, file, sizeof file, 0600) != UTIL_OK) {
 		char q[LOG_Q_MAX];
-		log_error("store.write", "path=%s err=%s", log_q(q, sizeof q, path), strerror(errno));
+		log_error("store.write", "path=%s err=%s", log_q(q, sizeof q, path),
+		          strerror(errno));
 		st = STORE_EIO;
 	}
 	free(path);
@@ -169,8 +171,8 @@ store_status_t store_archive_akey_load(store_t *s, store_archive_t *a)
 		log_error("store.archive_key", "path=%s err=%s", log_q(q, sizeof q, path),
 		          us == UTIL_ETOOBIG ? "not an archive key file" : strerror(errno));
 		st = us == UTIL_ETOOBIG ? STORE_ECORRUPT : STORE_EIO;
-	} else if (b.len != AKEY_FILE_SIZE || memcmp(b.data, akey_magic, 8) != 0 || b.data[8] != 1 ||
-	           b.data[9] != 0) {
+	} else if (b.len != AKEY_FILE_SIZE || memcmp(b.data, akey_magic, 8) != 0 ||
+	           b.data[8] != 1 || b.data[9] != 0) {
 		log_error("store.archive_key", "path=%s msg=%s", log_q(q, sizeof q, path),
 		          "not an archive key file of format version 1");
 		st = STORE_ECORRUPT;
@@ -221,7 +223,8 @@ store_status_t store_archive_ks_write(const char *dir, const store_seg_t *segs, 
 		if (fe)
 			errno = fe;
 		char q[LOG_Q_MAX];
-		log_error("store.keystore", "path=%s err=%s", log_q(q, sizeof q, path), strerror(errno));
+		log_error("store.keystore", "path=%s err=%s", log_q(q, sizeof q, path),
+		          strerror(errno));
 		st = STORE_EIO;
 	}
 	free(path);
@@ -275,10 +278,11 @@ store_status_t store_archive_ks_load(store_archive_t *a)
 	if (stat(path, &st) == 0)
 		a->ks_ino = (uint64_t)st.st_ino;
 	util_status_t us =
-		util_read_file(path, KS_HDR_SIZE + (size_t)STORE_KEYSTORE_MAX * KS_ENTRY_SIZE, &b);
-	uint32_t count = b.len >= KS_HDR_SIZE ? (uint32_t)(b.data[12] | b.data[13] << 8 |
-	                                                   b.data[14] << 16 | (uint32_t)b.data[15] << 24)
-	                                      : 0;
+	    util_read_file(path, KS_HDR_SIZE + (size_t)STORE_KEYSTORE_MAX * KS_ENTRY_SIZE, &b);
+	uint32_t count = b.len >= KS_HDR_SIZE
+	                     ? (uint32_t)(b.data[12] | b.data[13] << 8 | b.data[14] << 16 |
+	                                  (uint32_t)b.data[15] << 24)
+	                     : 0;
 	if (us != UTIL_OK) {
 		log_error("store.keystore", "path=%s err=%s", log_q(q, sizeof q, path),
 		          us == UTIL_ETOOBIG ? "too large" : strerror(errno));
@@ -304,8 +308,8 @@ store_status_t store_archive_ks_load(store_archive_t *a)
 		sg.key = store_archive_key_slot(a);
 		if (keys_unwrap(a->akey, sg.wrapped, ad.data, ad.len, sg.key) != KEYS_OK)
 			/* The segment stays unreadable; verify reports it by name. */
-			log_error("store.keystore", "archive=%s segment=%" PRIu64 " msg=%s", a->name,
-			          sg.first_seq, "segment key does not unwrap");
+			log_error("store.keystore", "archive=%s segment=%" PRIu64 " msg=%s",
+			          a->name, sg.first_seq, "segment key does not unwrap");
 		else
 			store_archive_seg_insert(a, &sg);
 		buf_free(&ad);
@@ -324,13 +328,12 @@ static void ks_refresh(store_archive_t *a)
 	free(path);
 }
 
-store_status_t store_archive_seg_for(store_t *s, store_archive_t *a, uint64_t seq,
-                                     store_seg_t *out)
+store_status_t store_archive_seg_for(store_t *s, store_archive_t *a, uint64_t seq, store_seg_t *out)
 {
 	for (int pass = 0; pass < 2; pass++) {
 		pthread_mutex_lock(&a->lock);
-		if (s->readonly && (pass == 1 || a->nsegs == 0 ||
-		                    seq >= a->segs[a->nsegs - 1].first_seq))
+		if (s->readonly &&
+		    (pass == 1 || a->nsegs == 0 || seq >= a->segs[a->nsegs - 1].first_seq))
 			ks_refresh(a);
 		bool found;
 		size_t i = seg_index(a, seq, &found);
@@ -348,7 +351,8 @@ store_status_t store_archive_seg_for(store_t *s, store_archive_t *a, uint64_t se
 
 /* ---- head ---- */
 
-void store_archive_head_encode(const store_archive_t *a, const store_head_t *h, uint8_t out[HEAD_SLOT_SIZE])
+void store_archive_head_encode(const store_archive_t *a, const store_head_t *h,
+                               uint8_t out[HEAD_SLOT_SIZE])
 {
 	memset(out, 0, HEAD_SLOT_SIZE);
 	memcpy(out, head_magic, 8);
@@ -409,7 +413,8 @@ store_status_t store_archive_head_write(store_archive_t *a, store_head_t *h)
 	uint8_t slot[HEAD_SLOT_SIZE];
 	store_archive_head_encode(a, h, slot);
 	int e = util_fault("store.head_write");
-	ssize_t w = e ? -1 : pwrite(a->head_fd, slot, sizeof slot, (off_t)((h->gen % 2) * HEAD_SLOT_SIZE));
+	ssize_t w =
+	    e ? -1 : pwrite(a->head_fd, slot, sizeof slot, (off_t)((h->gen % 2) * HEAD_SLOT_SIZE));
 	if (e)
 		errno = e;
 	if (w != (ssize_t)sizeof slot) {
@@ -471,7 +476,8 @@ store_status_t store_archive_seg_new(store_t *s, store_archive_t *a)
 	if (e)
 		errno = e;
 	if (fd < 0) {
-		log_error("store.open", "path=%s err=%s", log_q(q, sizeof q, path), strerror(errno));
+		log_error("store.open", "path=%s err=%s", log_q(q, sizeof q, path),
+		          strerror(errno));
 		free(path);
 		return STORE_EIO;
 	}

@@ -23,38 +23,47 @@
 #define CAT_BUSY_MS 10000
 
 enum {
-	Q_LAST_SEQ, Q_SET_LAST_SEQ, Q_MAX_MSG, Q_MSG_BY_SHA, Q_CONTENT_FIND, Q_ADD_MSG, Q_ADD_ARR,
-	Q_ADD_CONTENT, Q_MSG, Q_ARRIVALS, Q_COUNT,
+	Q_LAST_SEQ,
+	Q_SET_LAST_SEQ,
+	Q_MAX_MSG,
+	Q_MSG_BY_SHA,
+	Q_CONTENT_FIND,
+	Q_ADD_MSG,
+	Q_ADD_ARR,
+	Q_ADD_CONTENT,
+	Q_MSG,
+	Q_ARRIVALS,
+	Q_COUNT,
 };
 
 static const char *const cat_sql[Q_COUNT] = {
-	[Q_LAST_SEQ] = "SELECT v FROM meta WHERE k = 'last_seq'",
-	[Q_SET_LAST_SEQ] = "INSERT OR REPLACE INTO meta(k, v) VALUES ('last_seq', ?1)",
-	[Q_MAX_MSG] = "SELECT coalesce(max(seq), 0) FROM messages",
-	[Q_MSG_BY_SHA] = "SELECT seq FROM messages WHERE sha256 = ?1",
-	[Q_CONTENT_FIND] = "SELECT refs FROM contents WHERE sha256 = ?1 AND segment = ?2",
-	[Q_ADD_MSG] = "INSERT OR IGNORE INTO messages(seq, sha256, size, received) "
-	              "VALUES (?1, ?2, ?3, ?4)",
-	[Q_ADD_ARR] = "INSERT OR REPLACE INTO arrivals(record_seq, msg_seq, segment, offset, "
-	              "received, size) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[Q_ADD_CONTENT] = "INSERT OR IGNORE INTO contents(sha256, segment, refs) VALUES (?1, ?2, ?3)",
-	[Q_MSG] = "SELECT sha256, size, received FROM messages WHERE seq = ?1",
-	[Q_ARRIVALS] = "SELECT record_seq, segment, offset FROM arrivals WHERE msg_seq = ?1 "
-	               "ORDER BY record_seq",
+    [Q_LAST_SEQ] = "SELECT v FROM meta WHERE k = 'last_seq'",
+    [Q_SET_LAST_SEQ] = "INSERT OR REPLACE INTO meta(k, v) VALUES ('last_seq', ?1)",
+    [Q_MAX_MSG] = "SELECT coalesce(max(seq), 0) FROM messages",
+    [Q_MSG_BY_SHA] = "SELECT seq FROM messages WHERE sha256 = ?1",
+    [Q_CONTENT_FIND] = "SELECT refs FROM contents WHERE sha256 = ?1 AND segment = ?2",
+    [Q_ADD_MSG] = "INSERT OR IGNORE INTO messages(seq, sha256, size, received) "
+                  "VALUES (?1, ?2, ?3, ?4)",
+    [Q_ADD_ARR] = "INSERT OR REPLACE INTO arrivals(record_seq, msg_seq, segment, offset, "
+                  "received, size) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [Q_ADD_CONTENT] = "INSERT OR IGNORE INTO contents(sha256, segment, refs) VALUES (?1, ?2, ?3)",
+    [Q_MSG] = "SELECT sha256, size, received FROM messages WHERE seq = ?1",
+    [Q_ARRIVALS] = "SELECT record_seq, segment, offset FROM arrivals WHERE msg_seq = ?1 "
+                   "ORDER BY record_seq",
 };
 
 static const char cat_schema[] =
-	"CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS messages(seq INTEGER PRIMARY KEY, sha256 BLOB NOT NULL UNIQUE,"
-	" size INTEGER NOT NULL, received INTEGER NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS arrivals(record_seq INTEGER PRIMARY KEY,"
-	" msg_seq INTEGER NOT NULL, segment INTEGER NOT NULL, offset INTEGER NOT NULL,"
-	" received INTEGER NOT NULL, size INTEGER NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS arrivals_by_msg ON arrivals(msg_seq, record_seq);"
-	"CREATE TABLE IF NOT EXISTS contents(sha256 BLOB NOT NULL, segment INTEGER NOT NULL,"
-	" refs BLOB NOT NULL, PRIMARY KEY(sha256, segment));"
-	"INSERT OR IGNORE INTO meta(k, v) VALUES ('schema', 1);"
-	"INSERT OR IGNORE INTO meta(k, v) VALUES ('last_seq', 0);";
+    "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS messages(seq INTEGER PRIMARY KEY, sha256 BLOB NOT NULL UNIQUE,"
+    " size INTEGER NOT NULL, received INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS arrivals(record_seq INTEGER PRIMARY KEY,"
+    " msg_seq INTEGER NOT NULL, segment INTEGER NOT NULL, offset INTEGER NOT NULL,"
+    " received INTEGER NOT NULL, size INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS arrivals_by_msg ON arrivals(msg_seq, record_seq);"
+    "CREATE TABLE IF NOT EXISTS contents(sha256 BLOB NOT NULL, segment INTEGER NOT NULL,"
+    " refs BLOB NOT NULL, PRIMARY KEY(sha256, segment));"
+    "INSERT OR IGNORE INTO meta(k, v) VALUES ('schema', 1);"
+    "INSERT OR IGNORE INTO meta(k, v) VALUES ('last_seq', 0);";
 
 struct store_cat {
 	sqlite3 *db;
@@ -96,7 +105,8 @@ static bool cat_schema_ok(store_cat_t *c)
 	sqlite3_stmt *st = NULL;
 	bool ok = sqlite3_prepare_v2(c->db, "SELECT v FROM meta WHERE k = 'schema'", -1, &st,
 	                             NULL) == SQLITE_OK &&
-	          sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) == CAT_SCHEMA_VERSION;
+	          sqlite3_step(st) == SQLITE_ROW &&
+	          sqlite3_column_int64(st, 0) == CAT_SCHEMA_VERSION;
 	sqlite3_finalize(st);
 	return ok;
 }
@@ -152,8 +162,14 @@ static store_status_t cat_exec(store_cat_t *c, const char *sql)
 	                                                               : cat_fail(c, sql);
 }
 
-store_status_t store_cat_begin(store_cat_t *c) { return cat_exec(c, "BEGIN IMMEDIATE"); }
-store_status_t store_cat_commit(store_cat_t *c) { return cat_exec(c, "COMMIT"); }
+store_status_t store_cat_begin(store_cat_t *c)
+{
+	return cat_exec(c, "BEGIN IMMEDIATE");
+}
+store_status_t store_cat_commit(store_cat_t *c)
+{
+	return cat_exec(c, "COMMIT");
+}
 void store_cat_rollback(store_cat_t *c)
 {
 	if (!sqlite3_get_autocommit(c->db))
@@ -181,8 +197,14 @@ static store_status_t cat_u64(store_cat_t *c, int q, uint64_t *v)
 	return rc < 0 ? STORE_EIO : STORE_OK;
 }
 
-store_status_t store_cat_last_seq(store_cat_t *c, uint64_t *seq) { return cat_u64(c, Q_LAST_SEQ, seq); }
-store_status_t store_cat_max_msg(store_cat_t *c, uint64_t *seq) { return cat_u64(c, Q_MAX_MSG, seq); }
+store_status_t store_cat_last_seq(store_cat_t *c, uint64_t *seq)
+{
+	return cat_u64(c, Q_LAST_SEQ, seq);
+}
+store_status_t store_cat_max_msg(store_cat_t *c, uint64_t *seq)
+{
+	return cat_u64(c, Q_MAX_MSG, seq);
+}
 
 store_status_t store_cat_set_last_seq(store_cat_t *c, uint64_t seq)
 {
@@ -229,8 +251,10 @@ store_status_t store_cat_content_find(store_cat_t *c, const uint8_t sha[32], uin
 			*refs = xcalloc(*nrefs, sizeof **refs);
 			for (size_t i = 0; i < *nrefs; i++)
 				for (int k = 7; k >= 0; k--) {
-					(*refs)[i].seq = (*refs)[i].seq << 8 | b[16 * i + (size_t)k];
-					(*refs)[i].offset = (*refs)[i].offset << 8 | b[16 * i + 8 + (size_t)k];
+					(*refs)[i].seq =
+					    (*refs)[i].seq << 8 | b[16 * i + (size_t)k];
+					(*refs)[i].offset =
+					    (*refs)[i].offset << 8 | b[16 * i + 8 + (size_t)k];
 				}
 			res = STORE_OK;
 		}

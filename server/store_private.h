@@ -23,12 +23,12 @@
 
 /* ---- format constants (doc/format.md) ---- */
 #define STORE_FORMAT_VERSION 1
-#define STORE_SEG_HDR_SIZE 128
-#define STORE_REC_HDR_SIZE 48
-#define STORE_REC_TAG_SIZE 16
-#define STORE_REC_OVERHEAD (STORE_REC_HDR_SIZE + STORE_REC_TAG_SIZE)
-#define STORE_HASH_BYTES 32
-#define STORE_SEG_ID_BYTES 16
+#define STORE_SEG_HDR_SIZE   128
+#define STORE_REC_HDR_SIZE   48
+#define STORE_REC_TAG_SIZE   16
+#define STORE_REC_OVERHEAD   (STORE_REC_HDR_SIZE + STORE_REC_TAG_SIZE)
+#define STORE_HASH_BYTES     32
+#define STORE_SEG_ID_BYTES   16
 
 /* Raw bytes per content record when a message is streamed: large enough that
  * per-record overhead (64 bytes, one AEAD call) is noise, small enough that a
@@ -37,13 +37,13 @@
 /* Largest payload of any record: an envelope with the maximum number of
  * recipients and content references still fits; checked before allocating. */
 #define STORE_RECORD_PLAIN_MAX (16u << 20)
-#define STORE_RECORD_MAX (STORE_REC_OVERHEAD + STORE_RECORD_PLAIN_MAX)
+#define STORE_RECORD_MAX       (STORE_REC_OVERHEAD + STORE_RECORD_PLAIN_MAX)
 /* zstd window a reader accepts: no payload is larger than 16 MiB, so no
  * legitimate frame needs a larger window (decompression-bomb bound). */
 #define STORE_ZSTD_WINDOW_LOG_MAX 24
 /* Content references of one message: 64 Ki chunks of 1 MiB = 64 GiB. */
 #define STORE_CHUNKS_MAX 65536u
-#define STORE_MSG_MAX ((uint64_t)STORE_CHUNKS_MAX * STORE_CHUNK_SIZE)
+#define STORE_MSG_MAX    ((uint64_t)STORE_CHUNKS_MAX * STORE_CHUNK_SIZE)
 /* One envelope string field (a HELO, an address, MAIL parameters). */
 #define STORE_FIELD_MAX 65536u
 /* Recipients of one arrival (RFC 5321 needs 100; journal sources send more). */
@@ -64,9 +64,9 @@ typedef enum {
 	STORE_REC_CHUNK = 2,
 	STORE_REC_ENVELOPE = 3,
 	STORE_REC_LOG = 4,
-	STORE_REC_CHECKPOINT = 5,  /* reserved (signed checkpoints, later) */
-	STORE_REC_SEAL = 6,        /* reserved (signed segment seals, later) */
-	STORE_REC_DELETION = 7,    /* reserved (retention, purge, later) */
+	STORE_REC_CHECKPOINT = 5, /* reserved (signed checkpoints, later) */
+	STORE_REC_SEAL = 6,       /* reserved (signed segment seals, later) */
+	STORE_REC_DELETION = 7,   /* reserved (retention, purge, later) */
 } store_rec_type_t;
 #define STORE_REC_TYPE_MAX 7
 
@@ -95,7 +95,7 @@ typedef struct store_env_rec {
 	uint64_t size;
 	bool duplicate;
 	char *archive;
-	store_arrival_t arr;   /* segment/offset/record_seq filled in by the caller */
+	store_arrival_t arr; /* segment/offset/record_seq filled in by the caller */
 	store_ref_t *refs;
 	size_t nrefs;
 } store_env_rec_t;
@@ -117,12 +117,10 @@ void store_rec_seal(const uint8_t key[KEYS_BYTES], uint8_t type, uint64_t seq, u
 store_status_t store_rec_open(const uint8_t key[KEYS_BYTES], const uint8_t *rec, size_t len,
                               store_rec_hdr_t *h, buf_t *plain, const char **why);
 /* Authenticates only, returning the stored payload (still compressed). */
-store_status_t store_rec_open_stored(const uint8_t key[KEYS_BYTES], const uint8_t *rec,
-                                     size_t len, store_rec_hdr_t *h, buf_t *stored,
-                                     const char **why);
+store_status_t store_rec_open_stored(const uint8_t key[KEYS_BYTES], const uint8_t *rec, size_t len,
+                                     store_rec_hdr_t *h, buf_t *stored, const char **why);
 void store_chain_init(const char *archive, uint8_t link[STORE_HASH_BYTES]);
-void store_chain_next(uint8_t link[STORE_HASH_BYTES], uint64_t seq, const uint8_t *rec,
-                      size_t len);
+void store_chain_next(uint8_t link[STORE_HASH_BYTES], uint64_t seq, const uint8_t *rec, size_t len);
 
 /* Envelope fields from the caller's store_envelope_t (everything but what the
  * writer adds: MSG_SEQ, SHA256, SIZE, CONTENT, ARCHIVE, KIND).  EINVAL when a
@@ -132,8 +130,7 @@ store_status_t store_env_encode_fields(const store_envelope_t *env, int64_t rece
 void store_env_encode_tail(buf_t *out, uint64_t msg_seq, const uint8_t sha256[32], uint64_t size,
                            const char *archive, bool duplicate, const store_ref_t *refs,
                            size_t nrefs);
-store_status_t store_env_decode(const uint8_t *p, size_t n, store_env_rec_t *e,
-                                const char **why);
+store_status_t store_env_decode(const uint8_t *p, size_t n, store_env_rec_t *e, const char **why);
 void store_env_rec_free(store_env_rec_t *e);
 void store_arrival_clear(store_arrival_t *a);
 
@@ -157,15 +154,15 @@ store_status_t store_seg_hdr_decode(const uint8_t in[STORE_SEG_HDR_SIZE],
 
 typedef enum {
 	STORE_RD_OK = 0,
-	STORE_RD_END,     /* off is at the end of the file */
-	STORE_RD_TORN,    /* the file ends inside the record */
-	STORE_RD_BAD,     /* framing error (why set) */
-	STORE_RD_EIO,     /* read failed (logged) */
+	STORE_RD_END,  /* off is at the end of the file */
+	STORE_RD_TORN, /* the file ends inside the record */
+	STORE_RD_BAD,  /* framing error (why set) */
+	STORE_RD_EIO,  /* read failed (logged) */
 } store_rd_t;
 /* Reads the complete record at off (framing checked, not authenticated)
  * into rec; file_end bounds it. */
-store_rd_t store_seg_read_rec(int fd, const char *path, uint64_t off, uint64_t file_end,
-                              buf_t *rec, store_rec_hdr_t *h, const char **why);
+store_rd_t store_seg_read_rec(int fd, const char *path, uint64_t off, uint64_t file_end, buf_t *rec,
+                              store_rec_hdr_t *h, const char **why);
 /* Reads only the header at off. */
 store_rd_t store_seg_read_hdr(int fd, const char *path, uint64_t off, uint64_t file_end,
                               store_rec_hdr_t *h, const char **why);
@@ -178,7 +175,7 @@ typedef struct store_seg {
 	uint8_t id[STORE_SEG_ID_BYTES];
 	int64_t created;
 	uint8_t wrapped[KEYS_WRAPPED_BYTES];
-	uint8_t *key;            /* into the archive's key slabs: stable until close */
+	uint8_t *key; /* into the archive's key slabs: stable until close */
 } store_seg_t;
 
 typedef struct store_head {
@@ -199,34 +196,34 @@ typedef struct store_archive {
 	char name[STORE_NAME_MAX + 1];
 	char *dir;
 	bool is_log;
-	uint8_t *akey;              /* archive key (secure) */
-	uint8_t *headkey;           /* KDF(akey, 2, "vlhead__") (secure) */
+	uint8_t *akey;    /* archive key (secure) */
+	uint8_t *headkey; /* KDF(akey, 2, "vlhead__") (secure) */
 
-	uint64_t ks_ino;            /* inode of the keystore last loaded (RO refresh) */
+	uint64_t ks_ino; /* inode of the keystore last loaded (RO refresh) */
 
-	pthread_mutex_t lock;       /* segs, slabs, head (what readers see) */
-	store_seg_t *segs;          /* ascending first_seq */
+	pthread_mutex_t lock; /* segs, slabs, head (what readers see) */
+	store_seg_t *segs;    /* ascending first_seq */
 	size_t nsegs, capsegs;
 	uint8_t **slabs;
 	size_t nslabs, slab_used;
-	store_head_t head;          /* durable head */
-	int head_fd;                /* RW: the head file */
+	store_head_t head; /* durable head */
+	int head_fd;       /* RW: the head file */
 
 	/* writer state (writer thread only, or open/close) */
-	int active_fd;              /* -1 before the first segment */
+	int active_fd; /* -1 before the first segment */
 	uint64_t active_first;
 	uint64_t active_size;
 	int64_t active_created;
 	uint64_t next_seq;
 	uint8_t link[STORE_HASH_BYTES];
 	uint64_t next_msg_seq;
-	int sealed_fd;              /* sealed in this batch, still to fsync; -1 */
-	bool damaged;               /* recovery found loss: appends refused */
-	bool dirty;                 /* written in the current batch */
-	store_cat_t *cat_w;         /* writer's catalog connection (RW) */
+	int sealed_fd;      /* sealed in this batch, still to fsync; -1 */
+	bool damaged;       /* recovery found loss: appends refused */
+	bool dirty;         /* written in the current batch */
+	store_cat_t *cat_w; /* writer's catalog connection (RW) */
 
 	pthread_mutex_t cat_r_lock;
-	store_cat_t *cat_r;         /* readers' connection (may be NULL in RO) */
+	store_cat_t *cat_r; /* readers' connection (may be NULL in RO) */
 } store_archive_t;
 
 struct store {
@@ -236,10 +233,10 @@ struct store {
 	uint64_t segment_max;
 	util_duration_t segment_max_age;
 	uint64_t min_free;
-	uint8_t *mkey;              /* master key (secure) */
+	uint8_t *mkey; /* master key (secure) */
 	uint8_t mkey_id[KEYS_ID_BYTES];
 
-	pthread_mutex_t lock;       /* the archive table */
+	pthread_mutex_t lock; /* the archive table */
 	store_archive_t **archives;
 	size_t narchives, caparchives;
 
@@ -248,15 +245,16 @@ struct store {
 	pthread_cond_t wcond;
 	struct store_job *jobs_head, *jobs_tail;
 	bool stopping;
+	bool writer_exited; /* under wlock: jobs are refused from now on */
 	bool writer_running;
 	pthread_t writer;
 	uint64_t inflight, inflight_max;
 	_Atomic bool failed;
-	_Atomic bool low_space;     /* last free-space check failed (log once) */
-	buf_t wbuf;                 /* writer scratch: one sealed record */
-	buf_t wbuf2;                /* writer scratch: payload read back */
+	_Atomic bool low_space; /* last free-space check failed (log once) */
+	buf_t wbuf;             /* writer scratch: one sealed record */
+	buf_t wbuf2;            /* writer scratch: payload read back */
 
-	pthread_mutex_t cctx_lock;  /* pool of zstd compression contexts */
+	pthread_mutex_t cctx_lock; /* pool of zstd compression contexts */
 	void **cctx;
 	size_t ncctx, capcctx;
 };
@@ -308,19 +306,18 @@ store_status_t store_archive_open(store_t *s, const char *name, store_archive_t 
 typedef struct store_cursor {
 	store_t *s;
 	store_archive_t *a;
-	store_seg_t seg;          /* current segment (first_seq 0: none open) */
+	store_seg_t seg; /* current segment (first_seq 0: none open) */
 	int fd;
 	char *path;
-	uint64_t size;            /* file size as last seen */
-	uint64_t off;             /* next record's offset */
+	uint64_t size; /* file size as last seen */
+	uint64_t off;  /* next record's offset */
 	uint64_t next_seq;
-	uint64_t rec_off;         /* offset of the record just read */
-	store_rec_hdr_t h;        /* header of the record just read */
+	uint64_t rec_off;  /* offset of the record just read */
+	store_rec_hdr_t h; /* header of the record just read */
 	buf_t raw, plain;
 } store_cursor_t;
 /* Positions before record after+1. */
-store_status_t store_cursor_open(store_t *s, store_archive_t *a, uint64_t after,
-                                 store_cursor_t *c);
+store_status_t store_cursor_open(store_t *s, store_archive_t *a, uint64_t after, store_cursor_t *c);
 /* Reads the next record if its seq <= limit (*got false otherwise).  Records
  * whose type bit is in open_mask are authenticated and their payload left in
  * c->plain; the others are only framed. */

@@ -47,7 +47,8 @@ static store_status_t cursor_seg_open(store_cursor_t *c, uint64_t seq, bool exac
 	struct stat st;
 	if (c->fd < 0 || fstat(c->fd, &st) != 0) {
 		char q[LOG_Q_MAX];
-		log_error("store.open", "path=%s err=%s", log_q(q, sizeof q, c->path), strerror(errno));
+		log_error("store.open", "path=%s err=%s", log_q(q, sizeof q, c->path),
+		          strerror(errno));
 		bool missing = errno == ENOENT;
 		cursor_seg_close(c);
 		return missing ? STORE_ENOTFOUND : STORE_EIO;
@@ -67,7 +68,7 @@ store_status_t store_cursor_open(store_t *s, store_archive_t *a, uint64_t after,
 	c->fd = -1;
 	c->next_seq = after + 1;
 	store_status_t st = cursor_seg_open(c, after + 1, false);
-	if (st == STORE_ENOTFOUND) {   /* empty archive: opened on demand later */
+	if (st == STORE_ENOTFOUND) { /* empty archive: opened on demand later */
 		c->next_seq = after + 1;
 		return STORE_OK;
 	}
@@ -79,7 +80,8 @@ store_status_t store_cursor_open(store_t *s, store_archive_t *a, uint64_t after,
 		store_rd_t rd = store_seg_read_hdr(c->fd, c->path, c->off, c->size, &c->h, &why);
 		if (rd != STORE_RD_OK || c->h.seq != c->next_seq) {
 			char q[LOG_Q_MAX];
-			log_error("store.corrupt", "path=%s offset=%" PRIu64 " seq=%" PRIu64 " msg=%s",
+			log_error("store.corrupt",
+			          "path=%s offset=%" PRIu64 " seq=%" PRIu64 " msg=%s",
 			          log_q(q, sizeof q, c->path), c->off, c->next_seq,
 			          why ? why : "record missing or out of sequence");
 			return rd == STORE_RD_EIO ? STORE_EIO : STORE_ECORRUPT;
@@ -104,8 +106,9 @@ store_status_t store_cursor_next(store_cursor_t *c, uint64_t limit, uint32_t ope
 		if (c->fd < 0 || c->off >= c->size) {
 			store_status_t ss = cursor_seg_open(c, c->next_seq, true);
 			if (ss != STORE_OK) {
-				log_error("store.corrupt", "archive=%s seq=%" PRIu64 " msg=%s", c->a->name,
-				          c->next_seq, "no segment starts with the next record");
+				log_error("store.corrupt", "archive=%s seq=%" PRIu64 " msg=%s",
+				          c->a->name, c->next_seq,
+				          "no segment starts with the next record");
 				return ss == STORE_EIO ? STORE_EIO : STORE_ECORRUPT;
 			}
 		}
@@ -121,7 +124,7 @@ store_status_t store_cursor_next(store_cursor_t *c, uint64_t limit, uint32_t ope
 		why = "record out of sequence";
 	else if ((open_mask & STORE_TYPE_BIT(c->h.type)) &&
 	         store_rec_open(c->seg.key, c->raw.data, c->raw.len, &c->h, &c->plain, &why) !=
-	                 STORE_OK)
+	             STORE_OK)
 		;
 	else
 		why = NULL;
@@ -166,18 +169,21 @@ static store_status_t read_envelope(store_t *s, store_archive_t *a, uint64_t seg
 	store_status_t st = STORE_OK;
 	if (fd < 0) {
 		char q[LOG_Q_MAX];
-		log_error("store.open", "path=%s err=%s", log_q(q, sizeof q, path), strerror(errno));
+		log_error("store.open", "path=%s err=%s", log_q(q, sizeof q, path),
+		          strerror(errno));
 		st = errno == ENOENT ? STORE_ENOTFOUND : STORE_EIO;
 	}
 	buf_t raw = {0}, plain = {0};
 	store_rec_hdr_t h;
 	if (st == STORE_OK)
-		st = store_archive_read_rec(s, a, seg, fd, off, record_seq, STORE_REC_ENVELOPE, &raw,
-		                            &plain, &h);
+		st = store_archive_read_rec(s, a, seg, fd, off, record_seq, STORE_REC_ENVELOPE,
+		                            &raw, &plain, &h);
 	const char *why;
 	if (st == STORE_OK && store_env_decode(plain.data, plain.len, e, &why) != STORE_OK) {
-		log_error("store.corrupt", "archive=%s segment=%" PRIu64 " offset=%" PRIu64
-		          " seq=%" PRIu64 " msg=%s", a->name, seg, off, record_seq, why);
+		log_error("store.corrupt",
+		          "archive=%s segment=%" PRIu64 " offset=%" PRIu64 " seq=%" PRIu64
+		          " msg=%s",
+		          a->name, seg, off, record_seq, why);
 		st = STORE_ECORRUPT;
 	}
 	if (st == STORE_OK) {
@@ -266,7 +272,7 @@ struct store_reader {
 	store_ref_t *refs;
 	size_t nrefs, next;
 	buf_t raw, plain;
-	size_t pos;               /* in plain */
+	size_t pos; /* in plain */
 	uint64_t total, size;
 	uint8_t sha256[32];
 	crypto_hash_sha256_state sha;
@@ -284,7 +290,8 @@ static store_status_t reader_new(store_t *s, store_archive_t *a, uint64_t seg,
 	r->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (r->fd < 0) {
 		char q[LOG_Q_MAX];
-		log_error("store.open", "path=%s err=%s", log_q(q, sizeof q, path), strerror(errno));
+		log_error("store.open", "path=%s err=%s", log_q(q, sizeof q, path),
+		          strerror(errno));
 		free(path);
 		free(r);
 		return STORE_EIO;
@@ -330,13 +337,14 @@ static store_status_t reader_fill(store_reader_t *r)
 {
 	store_rec_hdr_t h;
 	const store_ref_t *ref = &r->refs[r->next];
-	store_status_t st = store_archive_read_rec(r->s, r->a, r->seg, r->fd, ref->offset, ref->seq,
-	                                           r->nrefs == 1 ? 0 : STORE_REC_CHUNK, &r->raw,
-	                                           &r->plain, &h);
+	store_status_t st =
+	    store_archive_read_rec(r->s, r->a, r->seg, r->fd, ref->offset, ref->seq,
+	                           r->nrefs == 1 ? 0 : STORE_REC_CHUNK, &r->raw, &r->plain, &h);
 	if (st == STORE_OK && h.type != STORE_REC_CHUNK &&
 	    !(h.type == STORE_REC_CONTENT && r->nrefs == 1)) {
-		log_error("store.corrupt", "archive=%s segment=%" PRIu64 " offset=%" PRIu64 " msg=%s",
-		          r->a->name, r->seg, ref->offset, "referenced record is not content");
+		log_error("store.corrupt",
+		          "archive=%s segment=%" PRIu64 " offset=%" PRIu64 " msg=%s", r->a->name,
+		          r->seg, ref->offset, "referenced record is not content");
 		st = STORE_ECORRUPT;
 	}
 	if (st != STORE_OK)
@@ -346,16 +354,17 @@ static store_status_t reader_fill(store_reader_t *r)
 	crypto_hash_sha256_update(&r->sha, r->plain.data, r->plain.len);
 	r->total += r->plain.len;
 	if (r->total > r->size) {
-		log_error("store.corrupt", "archive=%s segment=%" PRIu64 " msg=%s", r->a->name, r->seg,
-		          "content longer than the envelope says");
+		log_error("store.corrupt", "archive=%s segment=%" PRIu64 " msg=%s", r->a->name,
+		          r->seg, "content longer than the envelope says");
 		return STORE_ECORRUPT;
 	}
 	if (r->next == r->nrefs) {
 		uint8_t d[32];
 		crypto_hash_sha256_final(&r->sha, d);
 		if (r->total != r->size || sodium_memcmp(d, r->sha256, 32) != 0) {
-			log_error("store.corrupt", "archive=%s segment=%" PRIu64 " msg=%s", r->a->name,
-			          r->seg, "content does not match the envelope's SHA-256 and size");
+			log_error("store.corrupt", "archive=%s segment=%" PRIu64 " msg=%s",
+			          r->a->name, r->seg,
+			          "content does not match the envelope's SHA-256 and size");
 			return STORE_ECORRUPT;
 		}
 	}
@@ -404,7 +413,7 @@ struct store_scan {
 	store_t *s;
 	store_archive_t *a;
 	store_cursor_t c;
-	uint64_t limit;           /* head as last read */
+	uint64_t limit; /* head as last read */
 	store_env_rec_t env;
 	bool have_env;
 	uint64_t env_seg;
@@ -423,7 +432,7 @@ store_status_t store_scan_open(store_t *s, const char *archive, uint64_t after, 
 	store_head_t h;
 	store_status_t st = store_archive_head(s, a, &h);
 	if (st == STORE_OK && after > h.seq)
-		after = h.seq;   /* nothing beyond the head exists yet; start there */
+		after = h.seq; /* nothing beyond the head exists yet; start there */
 	if (st == STORE_OK)
 		st = store_cursor_open(s, a, after, &sc->c);
 	if (st != STORE_OK) {
@@ -463,8 +472,7 @@ store_status_t store_scan_next(store_scan_t *sc, const store_scan_item_t **item)
 		store_cursor_t *c = &sc->c;
 		switch (c->h.type) {
 		case STORE_REC_CONTENT:
-		case STORE_REC_CHUNK:
-			continue;
+		case STORE_REC_CHUNK: continue;
 		case STORE_REC_LOG:
 			sc->item.type = STORE_ITEM_LOG;
 			sc->item.record_seq = c->h.seq;
@@ -474,10 +482,12 @@ store_status_t store_scan_next(store_scan_t *sc, const store_scan_item_t **item)
 			return STORE_OK;
 		case STORE_REC_ENVELOPE: {
 			const char *why;
-			if (store_env_decode(c->plain.data, c->plain.len, &sc->env, &why) != STORE_OK) {
-				log_error("store.corrupt", "archive=%s segment=%" PRIu64 " offset=%" PRIu64
-				          " seq=%" PRIu64 " msg=%s", sc->a->name, c->seg.first_seq, c->rec_off,
-				          c->h.seq, why);
+			if (store_env_decode(c->plain.data, c->plain.len, &sc->env, &why) !=
+			    STORE_OK) {
+				log_error("store.corrupt",
+				          "archive=%s segment=%" PRIu64 " offset=%" PRIu64
+				          " seq=%" PRIu64 " msg=%s",
+				          sc->a->name, c->seg.first_seq, c->rec_off, c->h.seq, why);
 				return STORE_ECORRUPT;
 			}
 			sc->have_env = true;
@@ -497,8 +507,9 @@ store_status_t store_scan_next(store_scan_t *sc, const store_scan_item_t **item)
 			return STORE_OK;
 		}
 		default:
-			log_error("store.corrupt", "archive=%s seq=%" PRIu64 " type=%u msg=%s", sc->a->name,
-			          c->h.seq, c->h.type, "record type not supported by this version");
+			log_error("store.corrupt", "archive=%s seq=%" PRIu64 " type=%u msg=%s",
+			          sc->a->name, c->h.seq, c->h.type,
+			          "record type not supported by this version");
 			return STORE_ECORRUPT;
 		}
 	}

@@ -38,7 +38,11 @@
 #include "store_private.h"
 #include "vellum/log.h"
 
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
 static void put32(uint8_t *p, uint32_t v)
 {
 	for (int i = 0; i < 4; i++)
@@ -49,7 +53,10 @@ static void put64(uint8_t *p, uint64_t v)
 	for (int i = 0; i < 8; i++)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
 static uint32_t get32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -113,7 +120,7 @@ void store_payload_compress(const void *p, size_t n, buf_t *out, uint16_t *flags
 {
 	buf_reset(out);
 	*flags = 0;
-	if (n >= 64) {   /* below that a zstd frame header costs more than it saves */
+	if (n >= 64) { /* below that a zstd frame header costs more than it saves */
 		size_t bound = ZSTD_compressBound(n);
 		buf_reserve(out, bound);
 		size_t r = ZSTD_compress(out->data, bound, p, n, STORE_ZSTD_LEVEL);
@@ -130,13 +137,13 @@ void store_rec_seal(const uint8_t key[KEYS_BYTES], uint8_t type, uint64_t seq, u
                     const void *stored, size_t stored_len, size_t plain_len, buf_t *out)
 {
 	store_rec_hdr_t h = {
-		.length = (uint32_t)(stored_len + STORE_REC_OVERHEAD),
-		.type = type,
-		.version = 1,
-		.flags = flags,
-		.seq = seq,
-		.plain_len = (uint32_t)plain_len,
-		.stored_len = (uint32_t)stored_len,
+	    .length = (uint32_t)(stored_len + STORE_REC_OVERHEAD),
+	    .type = type,
+	    .version = 1,
+	    .flags = flags,
+	    .seq = seq,
+	    .plain_len = (uint32_t)plain_len,
+	    .stored_len = (uint32_t)stored_len,
 	};
 	randombytes_buf(h.nonce, sizeof h.nonce);
 	buf_reserve(out, h.length);
@@ -144,15 +151,14 @@ void store_rec_seal(const uint8_t key[KEYS_BYTES], uint8_t type, uint64_t seq, u
 	store_rec_hdr_encode(&h, rec);
 	unsigned long long maclen;
 	crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
-		rec + STORE_REC_HDR_SIZE, rec + STORE_REC_HDR_SIZE + stored_len, &maclen, stored,
-		stored_len, rec, STORE_REC_HDR_SIZE, NULL, h.nonce, key);
+	    rec + STORE_REC_HDR_SIZE, rec + STORE_REC_HDR_SIZE + stored_len, &maclen, stored,
+	    stored_len, rec, STORE_REC_HDR_SIZE, NULL, h.nonce, key);
 	out->len += h.length;
 	out->data[out->len] = 0;
 }
 
-store_status_t store_rec_open_stored(const uint8_t key[KEYS_BYTES], const uint8_t *rec,
-                                     size_t len, store_rec_hdr_t *h, buf_t *stored,
-                                     const char **why)
+store_status_t store_rec_open_stored(const uint8_t key[KEYS_BYTES], const uint8_t *rec, size_t len,
+                                     store_rec_hdr_t *h, buf_t *stored, const char **why)
 {
 	if (len < STORE_REC_OVERHEAD) {
 		*why = "record shorter than its header";
@@ -167,9 +173,9 @@ store_status_t store_rec_open_stored(const uint8_t key[KEYS_BYTES], const uint8_
 	buf_reset(stored);
 	buf_reserve(stored, h->stored_len);
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
-		    stored->data, NULL, rec + STORE_REC_HDR_SIZE, h->stored_len,
-		    rec + STORE_REC_HDR_SIZE + h->stored_len, rec, STORE_REC_HDR_SIZE, h->nonce,
-		    key) != 0) {
+	        stored->data, NULL, rec + STORE_REC_HDR_SIZE, h->stored_len,
+	        rec + STORE_REC_HDR_SIZE + h->stored_len, rec, STORE_REC_HDR_SIZE, h->nonce,
+	        key) != 0) {
 		*why = "authentication failed";
 		return STORE_ECORRUPT;
 	}
@@ -231,8 +237,7 @@ void store_chain_init(const char *archive, uint8_t link[STORE_HASH_BYTES])
 	crypto_generichash_final(&st, link, STORE_HASH_BYTES);
 }
 
-void store_chain_next(uint8_t link[STORE_HASH_BYTES], uint64_t seq, const uint8_t *rec,
-                      size_t len)
+void store_chain_next(uint8_t link[STORE_HASH_BYTES], uint64_t seq, const uint8_t *rec, size_t len)
 {
 	uint8_t h[STORE_HASH_BYTES], s8[8];
 	crypto_generichash(h, sizeof h, rec, len, NULL, 0);
@@ -248,9 +253,24 @@ void store_chain_next(uint8_t link[STORE_HASH_BYTES], uint64_t seq, const uint8_
 /* ---- envelopes ---- */
 
 enum {
-	ENV_MSG_SEQ = 1, ENV_SHA256, ENV_SIZE, ENV_RECEIVED, ENV_LISTENER, ENV_CLIENT_ADDR,
-	ENV_CLIENT_PORT, ENV_HELO, ENV_TLS_VERSION, ENV_TLS_CIPHER, ENV_AUTH_ID, ENV_MAIL_FROM,
-	ENV_MAIL_PARAMS, ENV_RCPT, ENV_FLAGS, ENV_CONTENT, ENV_ARCHIVE, ENV_KIND,
+	ENV_MSG_SEQ = 1,
+	ENV_SHA256,
+	ENV_SIZE,
+	ENV_RECEIVED,
+	ENV_LISTENER,
+	ENV_CLIENT_ADDR,
+	ENV_CLIENT_PORT,
+	ENV_HELO,
+	ENV_TLS_VERSION,
+	ENV_TLS_CIPHER,
+	ENV_AUTH_ID,
+	ENV_MAIL_FROM,
+	ENV_MAIL_PARAMS,
+	ENV_RCPT,
+	ENV_FLAGS,
+	ENV_CONTENT,
+	ENV_ARCHIVE,
+	ENV_KIND,
 	ENV_TAG_MAX = ENV_KIND,
 };
 
@@ -379,7 +399,9 @@ static char **env_str_slot(store_env_rec_t *e, uint16_t tag)
 static size_t env_fixed_len(uint16_t tag)
 {
 	switch (tag) {
-	case ENV_MSG_SEQ: case ENV_SIZE: case ENV_RECEIVED: return 8;
+	case ENV_MSG_SEQ:
+	case ENV_SIZE:
+	case ENV_RECEIVED: return 8;
 	case ENV_SHA256: return 32;
 	case ENV_CLIENT_PORT: return 2;
 	case ENV_FLAGS: return 4;
@@ -460,8 +482,7 @@ static store_status_t env_field(store_env_rec_t *e, uint16_t tag, const uint8_t 
 			e->refs[i].offset = get64(v + 16 * i + 8);
 		}
 		break;
-	default:
-		break;   /* unknown: a later version's field */
+	default: break; /* unknown: a later version's field */
 	}
 	return STORE_OK;
 }

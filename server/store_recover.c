@@ -43,8 +43,8 @@ static store_status_t recover_last_segment(store_t *s, store_archive_t *a, int *
 		uint64_t first = firsts[n - 1];
 		char *path = store_archive_seg_path(a, first);
 		store_seg_t sg;
-		bool have_key = store_archive_seg_for(s, a, first, &sg) == STORE_OK &&
-		                sg.first_seq == first;
+		bool have_key =
+		    store_archive_seg_for(s, a, first, &sg) == STORE_OK && sg.first_seq == first;
 		int f = open(path, O_RDWR | O_CLOEXEC);
 		struct stat stt;
 		uint8_t hb[STORE_SEG_HDR_SIZE];
@@ -52,7 +52,8 @@ static store_status_t recover_last_segment(store_t *s, store_archive_t *a, int *
 		const char *why = "segment header cut off";
 		if (f < 0 || fstat(f, &stt) != 0 ||
 		    util_read_all(f, hb, sizeof hb, &got) != UTIL_OK) {
-			log_error("store.open", "path=%s err=%s", log_q(q, sizeof q, path), strerror(errno));
+			log_error("store.open", "path=%s err=%s", log_q(q, sizeof q, path),
+			          strerror(errno));
 			st = STORE_EIO;
 		} else if (!have_key) {
 			why = "no key for segment in keystore";
@@ -67,17 +68,19 @@ static store_status_t recover_last_segment(store_t *s, store_archive_t *a, int *
 			why = "segment header names another sequence";
 		}
 		if (st == STORE_OK && first > a->head.seq && have_key) {
-			log_warn("store.recover.truncate", "path=%s offset=0 seq=%" PRIu64 " msg=%s",
+			log_warn("store.recover.truncate",
+			         "path=%s offset=0 seq=%" PRIu64 " msg=%s",
 			         log_q(q, sizeof q, path), first, "removing torn segment creation");
 			if (unlink(path) != 0 || util_fsync_dir(a->dir) != UTIL_OK) {
-				log_error("store.unlink", "path=%s err=%s", log_q(q, sizeof q, path),
-				          strerror(errno));
+				log_error("store.unlink", "path=%s err=%s",
+				          log_q(q, sizeof q, path), strerror(errno));
 				st = STORE_EIO;
 			}
 			n--;
 		} else if (st == STORE_OK) {
-			log_error("store.recover.loss", "archive=%s segment=%s offset=0 seq=%" PRIu64
-			          " msg=%s", a->name, log_q(q, sizeof q, path), first, why);
+			log_error("store.recover.loss",
+			          "archive=%s segment=%s offset=0 seq=%" PRIu64 " msg=%s", a->name,
+			          log_q(q, sizeof q, path), first, why);
 			a->damaged = true;
 			n = 0;
 		}
@@ -90,8 +93,8 @@ static store_status_t recover_last_segment(store_t *s, store_archive_t *a, int *
 }
 
 /* Walks the active segment; truncates a torn tail beyond the head. */
-static store_status_t recover_walk(store_t *s, store_archive_t *a, int fd, const store_seg_hdr_t *hdr,
-                                   uint64_t size)
+static store_status_t recover_walk(store_t *s, store_archive_t *a, int fd,
+                                   const store_seg_hdr_t *hdr, uint64_t size)
 {
 	char q[LOG_Q_MAX];
 	store_seg_t sg;
@@ -133,8 +136,9 @@ static store_status_t recover_walk(store_t *s, store_archive_t *a, int fd, const
 		why = NULL;
 	}
 	if (st == STORE_OK && why && seq > a->head.seq) {
-		log_warn("store.recover.truncate", "path=%s offset=%" PRIu64 " seq=%" PRIu64
-		         " dropped=%" PRIu64 " msg=%s", log_q(q, sizeof q, path), off, seq, size - off, why);
+		log_warn("store.recover.truncate",
+		         "path=%s offset=%" PRIu64 " seq=%" PRIu64 " dropped=%" PRIu64 " msg=%s",
+		         log_q(q, sizeof q, path), off, seq, size - off, why);
 		int e = util_fault("store.truncate");
 		if (e || ftruncate(fd, (off_t)off) != 0 || fdatasync(fd) != 0) {
 			log_error("store.truncate", "path=%s err=%s", log_q(q, sizeof q, path),
@@ -142,20 +146,24 @@ static store_status_t recover_walk(store_t *s, store_archive_t *a, int fd, const
 			st = STORE_EIO;
 		}
 	} else if (st == STORE_OK && why) {
-		log_error("store.recover.loss", "archive=%s segment=%s offset=%" PRIu64 " seq=%" PRIu64
-		          " head=%" PRIu64 " msg=%s", a->name, log_q(q, sizeof q, path), off, seq,
-		          a->head.seq, why);
+		log_error("store.recover.loss",
+		          "archive=%s segment=%s offset=%" PRIu64 " seq=%" PRIu64 " head=%" PRIu64
+		          " msg=%s",
+		          a->name, log_q(q, sizeof q, path), off, seq, a->head.seq, why);
 		a->damaged = true;
 	}
 	if (st == STORE_OK && !a->damaged && seq - 1 < a->head.seq) {
-		log_error("store.recover.loss", "archive=%s segment=%s offset=%" PRIu64 " seq=%" PRIu64
-		          " head=%" PRIu64 " msg=%s", a->name, log_q(q, sizeof q, path), off, seq,
-		          a->head.seq, "chain ends before the recorded head");
+		log_error("store.recover.loss",
+		          "archive=%s segment=%s offset=%" PRIu64 " seq=%" PRIu64 " head=%" PRIu64
+		          " msg=%s",
+		          a->name, log_q(q, sizeof q, path), off, seq, a->head.seq,
+		          "chain ends before the recorded head");
 		a->damaged = true;
 	}
 	if (st == STORE_OK && !a->damaged && link_bad) {
-		log_error("store.recover.loss", "archive=%s segment=%s seq=%" PRIu64 " msg=%s", a->name,
-		          log_q(q, sizeof q, path), a->head.seq, "chain link differs from the head");
+		log_error("store.recover.loss", "archive=%s segment=%s seq=%" PRIu64 " msg=%s",
+		          a->name, log_q(q, sizeof q, path), a->head.seq,
+		          "chain link differs from the head");
 		a->damaged = true;
 	}
 	memcpy(a->link, link, sizeof link);
@@ -178,8 +186,8 @@ static store_status_t archive_recover(store_t *s, store_archive_t *a)
 		return st;
 	if (fd < 0) {
 		if (a->head.seq > 0) {
-			log_error("store.recover.loss", "archive=%s head=%" PRIu64 " msg=%s", a->name,
-			          a->head.seq, "no segment holds the recorded head");
+			log_error("store.recover.loss", "archive=%s head=%" PRIu64 " msg=%s",
+			          a->name, a->head.seq, "no segment holds the recorded head");
 			a->damaged = true;
 			return STORE_OK;
 		}
@@ -195,8 +203,8 @@ static store_status_t archive_recover(store_t *s, store_archive_t *a)
 		return st;
 	if (a->next_seq - 1 > a->head.seq) {
 		/* Records made durable by a batch whose head write did not happen. */
-		store_head_t h = {.seq = a->next_seq - 1, .segment = a->active_first,
-		                  .end = a->active_size};
+		store_head_t h = {
+		    .seq = a->next_seq - 1, .segment = a->active_first, .end = a->active_size};
 		memcpy(h.link, a->link, sizeof h.link);
 		if (fdatasync(fd) != 0) {
 			log_error("store.fsync", "archive=%s err=%s", a->name, strerror(errno));
@@ -230,15 +238,17 @@ static store_status_t cat_replay(store_t *s, store_archive_t *a, uint64_t after,
 		store_env_rec_t e;
 		const char *why;
 		if (store_env_decode(c.plain.data, c.plain.len, &e, &why) != STORE_OK) {
-			log_error("store.corrupt", "archive=%s segment=%" PRIu64 " offset=%" PRIu64
-			          " seq=%" PRIu64 " msg=%s", a->name, c.seg.first_seq, c.rec_off, c.h.seq, why);
+			log_error("store.corrupt",
+			          "archive=%s segment=%" PRIu64 " offset=%" PRIu64 " seq=%" PRIu64
+			          " msg=%s",
+			          a->name, c.seg.first_seq, c.rec_off, c.h.seq, why);
 			continue;
 		}
 		st = store_cat_add(a->cat_w, &e, c.h.seq, c.seg.first_seq, c.rec_off);
 		store_env_rec_free(&e);
 	}
 	store_cursor_close(&c);
-	if (st == STORE_ECORRUPT)   /* logged; keep what was read, the archive is damaged */
+	if (st == STORE_ECORRUPT) /* logged; keep what was read, the archive is damaged */
 		st = STORE_OK;
 	if (st == STORE_OK)
 		st = store_cat_set_last_seq(a->cat_w, done);
@@ -297,7 +307,8 @@ store_status_t store_archive_open(store_t *s, const char *name, store_archive_t 
 		a->head_fd = open(hp, (s->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 		if (a->head_fd < 0) {
 			char q[LOG_Q_MAX];
-			log_error("store.open", "path=%s err=%s", log_q(q, sizeof q, hp), strerror(errno));
+			log_error("store.open", "path=%s err=%s", log_q(q, sizeof q, hp),
+			          strerror(errno));
 			st = STORE_EIO;
 		}
 		free(hp);
@@ -350,11 +361,12 @@ static store_status_t create_files(store_t *s, const char *tmp, const char *name
 		store_head_t h = {.gen = 1};
 		store_chain_init(name, h.link);
 		uint8_t slots[2 * HEAD_SLOT_SIZE] = {0};
-		store_archive_head_encode(&t, &h, slots + HEAD_SLOT_SIZE);  /* gen 1: slot 1 */
+		store_archive_head_encode(&t, &h, slots + HEAD_SLOT_SIZE); /* gen 1: slot 1 */
 		char *hp = util_path_join(tmp, "head");
 		if (util_write_file_atomic(hp, slots, sizeof slots, 0600) != UTIL_OK) {
 			char q[LOG_Q_MAX];
-			log_error("store.write", "path=%s err=%s", log_q(q, sizeof q, hp), strerror(errno));
+			log_error("store.write", "path=%s err=%s", log_q(q, sizeof q, hp),
+			          strerror(errno));
 			st = STORE_EIO;
 		}
 		free(hp);
@@ -383,7 +395,8 @@ store_status_t store_archive_create_locked(store_t *s, const char *name, store_a
 	char *tmp = xasprintf("%s/.tmp-%s-%ld-%08x", s->archives_dir, name, (long)getpid(), r);
 	store_status_t st = STORE_OK;
 	if (mkdir(tmp, 0700) != 0) {
-		log_error("store.mkdir", "path=%s err=%s", log_q(q, sizeof q, tmp), strerror(errno));
+		log_error("store.mkdir", "path=%s err=%s", log_q(q, sizeof q, tmp),
+		          strerror(errno));
 		st = STORE_EIO;
 	}
 	if (st == STORE_OK)
@@ -425,7 +438,8 @@ store_status_t store_archives_load_all(store_t *s)
 	while (st == STORE_OK && (de = readdir(d))) {
 		if (!strncmp(de->d_name, ".tmp-", 5) && !s->readonly) {
 			char *p = util_path_join(s->archives_dir, de->d_name);
-			log_warn("store.archive_incomplete", "path=%s msg=%s", log_q(q, sizeof q, p),
+			log_warn("store.archive_incomplete", "path=%s msg=%s",
+			         log_q(q, sizeof q, p),
 			         "removing an archive creation that did not finish");
 			remove_tmpdir(p);
 			free(p);

@@ -165,8 +165,8 @@ store_rd_t store_seg_read_hdr(int fd, const char *path, uint64_t off, uint64_t f
 	return STORE_RD_OK;
 }
 
-store_rd_t store_seg_read_rec(int fd, const char *path, uint64_t off, uint64_t file_end,
-                              buf_t *rec, store_rec_hdr_t *h, const char **why)
+store_rd_t store_seg_read_rec(int fd, const char *path, uint64_t off, uint64_t file_end, buf_t *rec,
+                              store_rec_hdr_t *h, const char **why)
 {
 	store_rd_t rd = store_seg_read_hdr(fd, path, off, file_end, h, why);
 	if (rd != STORE_RD_OK)
@@ -195,7 +195,8 @@ store_status_t store_seg_list(const char *dir, uint64_t **out, size_t *n)
 	DIR *d = opendir(dir);
 	if (!d) {
 		char q[LOG_Q_MAX];
-		log_error("store.opendir", "path=%s err=%s", log_q(q, sizeof q, dir), strerror(errno));
+		log_error("store.opendir", "path=%s err=%s", log_q(q, sizeof q, dir),
+		          strerror(errno));
 		return STORE_EIO;
 	}
 	size_t cap = 0;

@@ -34,9 +34,9 @@
 typedef struct vrec {
 	uint64_t off;
 	uint8_t type;
-	bool ok;                  /* authenticated */
-	uint8_t sha[32];          /* CONTENT: SHA-256 of the payload */
-	uint64_t len;             /* CONTENT: payload length */
+	bool ok;         /* authenticated */
+	uint8_t sha[32]; /* CONTENT: SHA-256 of the payload */
+	uint64_t len;    /* CONTENT: payload length */
 } vrec_t;
 
 typedef struct vctx {
@@ -49,18 +49,18 @@ typedef struct vctx {
 	uint8_t link[STORE_HASH_BYTES];
 	uint8_t head_link[STORE_HASH_BYTES];
 	bool head_link_seen;
-	uint64_t expect;          /* next sequence */
-	bool broken;              /* chain continuity lost; resync at the next segment */
+	uint64_t expect; /* next sequence */
+	bool broken;     /* chain continuity lost; resync at the next segment */
 	/* the current segment */
 	char name[STORE_SEG_NAME_MAX];
 	uint64_t first;
-	vrec_t *recs;             /* indexed by seq - first */
+	vrec_t *recs; /* indexed by seq - first */
 	size_t nrecs, caprecs;
 	buf_t raw, plain;
 } vctx_t;
 
 static void problem(vctx_t *v, uint64_t off, uint64_t seq, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static void problem(vctx_t *v, uint64_t off, uint64_t seq, const char *fmt, ...)
 {
 	buf_t b = {0};
@@ -96,18 +96,23 @@ static void verify_envelope(vctx_t *v, uint64_t off, uint64_t seq, int fd)
 		uint64_t rs = e.refs[i].seq;
 		const vrec_t *r = rs >= v->first && rs < seq ? &v->recs[rs - v->first] : NULL;
 		if (!r || r->off != e.refs[i].offset ||
-		    !(r->type == STORE_REC_CHUNK || (r->type == STORE_REC_CONTENT && e.nrefs == 1))) {
-			problem(v, off, seq, "envelope references seq %" PRIu64 " at offset %" PRIu64
-			        ", which is not content of this segment", rs, e.refs[i].offset);
+		    !(r->type == STORE_REC_CHUNK ||
+		      (r->type == STORE_REC_CONTENT && e.nrefs == 1))) {
+			problem(v, off, seq,
+			        "envelope references seq %" PRIu64 " at offset %" PRIu64
+			        ", which is not content of this segment",
+			        rs, e.refs[i].offset);
 			refs_ok = false;
 		} else if (!r->ok) {
-			refs_ok = false;   /* already reported */
+			refs_ok = false; /* already reported */
 		}
 	}
-	if (refs_ok && e.nrefs == 1 && v->recs[e.refs[0].seq - v->first].type == STORE_REC_CONTENT) {
+	if (refs_ok && e.nrefs == 1 &&
+	    v->recs[e.refs[0].seq - v->first].type == STORE_REC_CONTENT) {
 		const vrec_t *r = &v->recs[e.refs[0].seq - v->first];
 		if (r->len != e.size || sodium_memcmp(r->sha, e.sha256, 32) != 0)
-			problem(v, off, seq, "content does not match the envelope's SHA-256 and size");
+			problem(v, off, seq,
+			        "content does not match the envelope's SHA-256 and size");
 	} else if (refs_ok) {
 		/* A streamed message: hash its chunks again, one at a time. */
 		crypto_hash_sha256_state sh;
@@ -117,15 +122,16 @@ static void verify_envelope(vctx_t *v, uint64_t off, uint64_t seq, int fd)
 		store_rec_hdr_t h;
 		for (size_t i = 0; i < e.nrefs && refs_ok; i++) {
 			refs_ok = store_archive_read_rec(v->s, v->a, v->first, fd, e.refs[i].offset,
-			                                 e.refs[i].seq, STORE_REC_CHUNK, &raw, &plain,
-			                                 &h) == STORE_OK;
+			                                 e.refs[i].seq, STORE_REC_CHUNK, &raw,
+			                                 &plain, &h) == STORE_OK;
 			crypto_hash_sha256_update(&sh, plain.data, plain.len);
 			total += plain.len;
 		}
 		uint8_t d[32];
 		crypto_hash_sha256_final(&sh, d);
 		if (!refs_ok || total != e.size || sodium_memcmp(d, e.sha256, 32) != 0)
-			problem(v, off, seq, "content does not match the envelope's SHA-256 and size");
+			problem(v, off, seq,
+			        "content does not match the envelope's SHA-256 and size");
 		buf_free(&raw);
 		buf_free(&plain);
 	}
@@ -139,14 +145,10 @@ static void verify_payload(vctx_t *v, vrec_t *r, const store_rec_hdr_t *h, uint6
 		crypto_hash_sha256(r->sha, v->plain.data, v->plain.len);
 		r->len = v->plain.len;
 		break;
-	case STORE_REC_ENVELOPE:
-		verify_envelope(v, off, h->seq, fd);
-		break;
+	case STORE_REC_ENVELOPE: verify_envelope(v, off, h->seq, fd); break;
 	case STORE_REC_CHUNK:
-	case STORE_REC_LOG:
-		break;
-	default:
-		problem(v, off, h->seq, "record type %u not supported by this version", h->type);
+	case STORE_REC_LOG: break;
+	default: problem(v, off, h->seq, "record type %u not supported by this version", h->type);
 	}
 }
 
@@ -164,9 +166,10 @@ static void verify_records(vctx_t *v, int fd, const char *path, const store_seg_
 			return;
 		if (rd != STORE_RD_OK || h.seq != v->expect) {
 			problem(v, off, v->expect, "%s",
-			        rd == STORE_RD_TORN ? "record cut off at the end of the segment"
+			        rd == STORE_RD_TORN  ? "record cut off at the end of the segment"
 			        : rd == STORE_RD_EIO ? "read error"
-			        : rd == STORE_RD_BAD ? why : "record out of sequence");
+			        : rd == STORE_RD_BAD ? why
+			                             : "record out of sequence");
 			v->broken = true;
 			return;
 		}
@@ -178,7 +181,8 @@ static void verify_records(vctx_t *v, int fd, const char *path, const store_seg_
 		memset(r, 0, sizeof *r);
 		r->off = off;
 		r->type = h.type;
-		if (store_rec_open(sg->key, v->raw.data, v->raw.len, &h, &v->plain, &why) != STORE_OK)
+		if (store_rec_open(sg->key, v->raw.data, v->raw.len, &h, &v->plain, &why) !=
+		    STORE_OK)
 			problem(v, off, h.seq, "%s", why);
 		else {
 			r->ok = true;
@@ -200,10 +204,12 @@ static void verify_segment(vctx_t *v, uint64_t first)
 	store_seg_name(first, v->name);
 	v->first = first;
 	if (first > v->head.seq)
-		return;   /* created after the head: nothing acknowledged in it yet */
+		return; /* created after the head: nothing acknowledged in it yet */
 	if (first != v->expect && !v->broken)
-		problem(v, 0, first, "segment starts at seq %" PRIu64 ", expected %" PRIu64
-		        " (records or a segment missing, or out of order)", first, v->expect);
+		problem(v, 0, first,
+		        "segment starts at seq %" PRIu64 ", expected %" PRIu64
+		        " (records or a segment missing, or out of order)",
+		        first, v->expect);
 	store_seg_t sg;
 	if (store_archive_seg_for(v->s, v->a, first, &sg) != STORE_OK || sg.first_seq != first) {
 		problem(v, 0, first, "no key for this segment in the keystore");
@@ -229,7 +235,8 @@ static void verify_segment(vctx_t *v, uint64_t first)
 			v->broken = false;
 		} else if (first == v->expect &&
 		           sodium_memcmp(hdr.prev_link, v->link, sizeof v->link) != 0) {
-			problem(v, 0, first, "chain link before this segment differs from the end of "
+			problem(v, 0, first,
+			        "chain link before this segment differs from the end of "
 			        "the previous one");
 			memcpy(v->link, hdr.prev_link, sizeof v->link);
 		}
@@ -261,7 +268,8 @@ static store_status_t verify_archive(store_t *s, store_archive_t *a, store_verif
 	free(firsts);
 	if (v.expect <= v.head.seq) {
 		snprintf(v.name, sizeof v.name, "%s", n ? v.name : "(none)");
-		problem(&v, 0, v.expect, "chain ends at seq %" PRIu64 " before the recorded head %" PRIu64,
+		problem(&v, 0, v.expect,
+		        "chain ends at seq %" PRIu64 " before the recorded head %" PRIu64,
 		        v.expect - 1, v.head.seq);
 	} else if (v.head.seq > 0 && v.head_link_seen &&
 	           sodium_memcmp(v.head_link, v.head.link, sizeof v.head_link) != 0) {

@@ -54,11 +54,11 @@ typedef struct store_job {
 	struct store_job *next;
 	job_type_t type;
 	store_append_t *ap;
-	buf_t payload;              /* stored form (compressed or raw) */
+	buf_t payload; /* stored form (compressed or raw) */
 	uint16_t flags;
 	size_t plain_len;
 	bool has_payload;
-	uint64_t raw_bytes;         /* in-flight bytes released when done */
+	uint64_t raw_bytes; /* in-flight bytes released when done */
 	store_archive_t *log;
 	store_queue_t *q;
 	void *cookie;
@@ -74,7 +74,7 @@ typedef struct wref {
 
 typedef struct append_target {
 	store_archive_t *a;
-	wref_t *refs;               /* chunks written so far (writer only) */
+	wref_t *refs; /* chunks written so far (writer only) */
 	size_t n, cap;
 } append_target_t;
 
@@ -88,13 +88,13 @@ struct store_append {
 	uint64_t size;
 	int64_t received;
 	buf_t pending;
-	uint64_t held;              /* in-flight bytes counted for pending */
+	uint64_t held; /* in-flight bytes counted for pending */
 	size_t nchunks;
 	store_status_t err;
 };
 
 typedef struct qnode {
-	store_completion_t c;       /* first: store_completion_free frees the node */
+	store_completion_t c; /* first: store_completion_free frees the node */
 	struct qnode *next;
 } qnode_t;
 
@@ -131,7 +131,10 @@ void store_queue_free(store_queue_t *q)
 	free(q);
 }
 
-int store_queue_fd(const store_queue_t *q) { return q->efd; }
+int store_queue_fd(const store_queue_t *q)
+{
+	return q->efd;
+}
 
 static void queue_push(store_queue_t *q, store_completion_t *c)
 {
@@ -172,7 +175,7 @@ void store_completion_free(store_completion_t *c)
 	if (!c)
 		return;
 	free(c->ids);
-	free(c);   /* the enclosing qnode_t */
+	free(c); /* the enclosing qnode_t */
 }
 
 /* ---- compression contexts (reused: creating one costs more than a small mail) ---- */
@@ -234,9 +237,18 @@ static void compress_into(store_t *s, const void *p, size_t n, store_job_t *j)
 
 /* ---- submitting ---- */
 
+static void refuse(store_t *s, store_job_t *j, store_status_t st);
+
 static void enqueue(store_t *s, store_job_t *j)
 {
 	pthread_mutex_lock(&s->wlock);
+	if (s->writer_exited) {
+		/* The store is closing and its writer is gone: nothing can touch
+		 * the append any more, so the job is refused right here. */
+		pthread_mutex_unlock(&s->wlock);
+		refuse(s, j, STORE_ESHUTDOWN);
+		return;
+	}
 	if (s->jobs_tail)
 		s->jobs_tail->next = j;
 	else
@@ -252,7 +264,7 @@ bool store_space_ok(store_t *s)
 		return true;
 	struct statvfs v;
 	if (statvfs(s->data_dir, &v) != 0)
-		return true;   /* cannot tell: the write itself will fail if full */
+		return true; /* cannot tell: the write itself will fail if full */
 	uint64_t avail = (uint64_t)v.f_bavail * v.f_frsize;
 	bool ok = avail >= s->min_free;
 	bool was_low = atomic_exchange(&s->low_space, !ok);
@@ -300,7 +312,7 @@ store_status_t store_append_begin(store_t *s, const store_envelope_t *env,
 	for (size_t i = 0; i < narchives && st == STORE_OK; i++) {
 		bool is_log = false;
 		if (!archives[i] || !store_name_valid(archives[i], &is_log) || is_log) {
-			st = STORE_EINVAL;   /* mail never goes to a log */
+			st = STORE_EINVAL; /* mail never goes to a log */
 			break;
 		}
 		store_archive_t *ar = store_archive_get(s, archives[i]);
@@ -335,7 +347,8 @@ static void send_chunk(store_append_t *a)
 	compress_into(a->s, a->pending.data, STORE_CHUNK_SIZE, j);
 	j->raw_bytes = STORE_CHUNK_SIZE;
 	a->held -= STORE_CHUNK_SIZE;
-	memmove(a->pending.data, a->pending.data + STORE_CHUNK_SIZE, a->pending.len - STORE_CHUNK_SIZE);
+	memmove(a->pending.data, a->pending.data + STORE_CHUNK_SIZE,
+	        a->pending.len - STORE_CHUNK_SIZE);
 	a->pending.len -= STORE_CHUNK_SIZE;
 	a->nchunks++;
 	enqueue(a->s, j);
@@ -445,8 +458,7 @@ store_completion_t *store_append_commit_wait(store_append_t *a)
 	return w.comp;
 }
 
-store_status_t store_log_append(store_t *s, const char *log, const void *p, size_t n,
-                                uint64_t *seq)
+store_status_t store_log_append(store_t *s, const char *log, const void *p, size_t n, uint64_t *seq)
 {
 	bool is_log;
 	if (seq)
@@ -487,7 +499,7 @@ store_status_t store_log_append(store_t *s, const char *log, const void *p, size
 typedef struct batch {
 	store_archive_t **dirty;
 	size_t ndirty, capdirty;
-	store_status_t st;          /* first failure in this batch */
+	store_status_t st; /* first failure in this batch */
 } batch_t;
 
 static void fail_closed(store_t *s, batch_t *b, store_status_t st)
@@ -545,14 +557,16 @@ static store_status_t wr_record(store_t *s, store_archive_t *a, batch_t *b, uint
 	size_t done = 0;
 	while (done < s->wbuf.len) {
 		int e = util_fault("store.write");
-		ssize_t w = e ? -1 : pwrite(a->active_fd, s->wbuf.data + done, s->wbuf.len - done,
-		                            (off_t)(a->active_size + done));
+		ssize_t w = e ? -1
+		              : pwrite(a->active_fd, s->wbuf.data + done, s->wbuf.len - done,
+		                       (off_t)(a->active_size + done));
 		if (e)
 			errno = e;
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			log_error("store.write", "archive=%s segment=%" PRIu64 " offset=%" PRIu64 " err=%s",
+			log_error("store.write",
+			          "archive=%s segment=%" PRIu64 " offset=%" PRIu64 " err=%s",
 			          a->name, a->active_first, a->active_size,
 			          w < 0 ? strerror(errno) : "no progress");
 			return STORE_EIO;
@@ -584,7 +598,7 @@ static void process_chunk(store_t *s, store_job_t *j, batch_t *b)
 		store_ref_t ref;
 		store_status_t st = ensure_segment(s, t->a, b, true);
 		if (st == STORE_ECORRUPT)
-			continue;   /* damaged archive: the commit reports it */
+			continue; /* damaged archive: the commit reports it */
 		if (st == STORE_OK)
 			st = wr_record(s, t->a, b, STORE_REC_CHUNK, j->flags, j->payload.data,
 			               j->payload.len, j->plain_len, &ref);
@@ -614,16 +628,18 @@ static store_status_t copy_chunk(store_t *s, store_archive_t *a, batch_t *b, wre
 	store_status_t st = store_archive_seg_for(s, a, r->seg, &sg);
 	if (st == STORE_OK) {
 		path = store_archive_seg_path(a, r->seg);
-		store_rd_t rd = store_seg_read_rec(fd, path, r->off, UINT64_MAX, &s->wbuf, &h, &why);
+		store_rd_t rd =
+		    store_seg_read_rec(fd, path, r->off, UINT64_MAX, &s->wbuf, &h, &why);
 		free(path);
-		st = rd == STORE_RD_OK ? store_rec_open_stored(sg.key, s->wbuf.data, s->wbuf.len, &h,
-		                                               &s->wbuf2, &why)
+		st = rd == STORE_RD_OK ? store_rec_open_stored(sg.key, s->wbuf.data, s->wbuf.len,
+		                                               &h, &s->wbuf2, &why)
 		                       : STORE_EIO;
 	}
 	close(fd);
 	if (st != STORE_OK) {
-		log_error("store.copy_chunk", "archive=%s segment=%" PRIu64 " offset=%" PRIu64 " msg=%s",
-		          a->name, r->seg, r->off, why);
+		log_error("store.copy_chunk",
+		          "archive=%s segment=%" PRIu64 " offset=%" PRIu64 " msg=%s", a->name,
+		          r->seg, r->off, why);
 		return STORE_EIO;
 	}
 	store_ref_t ref;
@@ -646,11 +662,11 @@ static store_status_t commit_content(store_t *s, store_job_t *j, append_target_t
 			return st;
 		st = store_cat_content_find(a->cat_w, ap->sha256, a->active_first, refs, nrefs);
 		if (st != STORE_ENOTFOUND)
-			return st;   /* stored once per segment: reuse it */
+			return st; /* stored once per segment: reuse it */
 		*refs = xcalloc(1, sizeof **refs);
 		*nrefs = 1;
-		return wr_record(s, a, b, STORE_REC_CONTENT, j->flags, j->payload.data, j->payload.len,
-		                 j->plain_len, *refs);
+		return wr_record(s, a, b, STORE_REC_CONTENT, j->flags, j->payload.data,
+		                 j->payload.len, j->plain_len, *refs);
 	}
 	bool all_active = a->active_fd >= 0;
 	for (size_t k = 0; k < t->n; k++)
@@ -675,7 +691,7 @@ static store_status_t commit_content(store_t *s, store_job_t *j, append_target_t
 	if (st != STORE_OK)
 		return st;
 	if (t->n != ap->nchunks + (j->has_payload ? 1 : 0))
-		return STORE_EIO;   /* a chunk was lost to a failure in an earlier batch */
+		return STORE_EIO; /* a chunk was lost to a failure in an earlier batch */
 	*nrefs = t->n;
 	*refs = xcalloc(t->n, sizeof **refs);
 	for (size_t k = 0; k < t->n; k++)
@@ -712,7 +728,8 @@ static store_status_t commit_one(store_t *s, store_job_t *j, size_t i, batch_t *
 		buf_free(&env);
 		buf_free(&z);
 		if (st == STORE_OK) {
-			store_env_rec_t e = {.msg_seq = msg, .size = ap->size, .refs = refs, .nrefs = nrefs};
+			store_env_rec_t e = {
+			    .msg_seq = msg, .size = ap->size, .refs = refs, .nrefs = nrefs};
 			memcpy(e.sha256, ap->sha256, 32);
 			e.arr.received = ap->received;
 			st = store_cat_add(a->cat_w, &e, er.seq, a->active_first, er.offset);
@@ -725,7 +742,7 @@ static store_status_t commit_one(store_t *s, store_job_t *j, size_t i, batch_t *
 	return st;
 }
 
-static void process_commit(store_t *s, store_job_t *j, batch_t *b)
+static void build_completion(store_job_t *j)
 {
 	store_append_t *ap = j->ap;
 	store_completion_t *c = &((qnode_t *)xcalloc(1, sizeof(qnode_t)))->c;
@@ -737,6 +754,12 @@ static void process_commit(store_t *s, store_job_t *j, batch_t *b)
 	for (size_t i = 0; i < ap->ntargets; i++)
 		snprintf(c->ids[i].archive, sizeof c->ids[i].archive, "%s", ap->t[i].a->name);
 	j->comp = c;
+}
+
+static void process_commit(store_t *s, store_job_t *j, batch_t *b)
+{
+	store_append_t *ap = j->ap;
+	build_completion(j);
 	if (j->st)
 		return;
 	if (atomic_load(&s->failed)) {
@@ -746,7 +769,7 @@ static void process_commit(store_t *s, store_job_t *j, batch_t *b)
 	for (size_t i = 0; i < ap->ntargets && !j->st; i++) {
 		store_status_t st = commit_one(s, j, i, b);
 		if (st == STORE_ECORRUPT) {
-			j->st = st;   /* damaged archive: refused, nothing else is wrong */
+			j->st = st; /* damaged archive: refused, nothing else is wrong */
 		} else if (st != STORE_OK) {
 			j->st = st;
 			fail_closed(s, b, st);
@@ -763,8 +786,8 @@ static void process_log(store_t *s, store_job_t *j, batch_t *b)
 	store_ref_t ref;
 	store_status_t st = ensure_segment(s, j->log, b, true);
 	if (st == STORE_OK)
-		st = wr_record(s, j->log, b, STORE_REC_LOG, j->flags, j->payload.data, j->payload.len,
-		               j->plain_len, &ref);
+		st = wr_record(s, j->log, b, STORE_REC_LOG, j->flags, j->payload.data,
+		               j->payload.len, j->plain_len, &ref);
 	if (st == STORE_OK)
 		j->log_seq = ref.seq;
 	else if (st != STORE_ECORRUPT)
@@ -793,7 +816,8 @@ static store_status_t sync_archive(store_t *s, store_archive_t *a)
 		          a->active_first, strerror(e ? e : errno));
 		return STORE_EIO;
 	}
-	store_head_t h = {.seq = a->next_seq - 1, .segment = a->active_first, .end = a->active_size};
+	store_head_t h = {
+	    .seq = a->next_seq - 1, .segment = a->active_first, .end = a->active_size};
 	memcpy(h.link, a->link, sizeof h.link);
 	store_status_t st = store_archive_head_write(a, &h);
 	if (st == STORE_OK)
@@ -850,13 +874,22 @@ static void deliver(store_t *s, store_job_t *j, const batch_t *b)
 	free(j);
 }
 
+static void refuse(store_t *s, store_job_t *j, store_status_t st)
+{
+	batch_t b = {.st = st};
+	if (j->type == JOB_COMMIT)
+		build_completion(j);
+	j->st = st;
+	deliver(s, j, &b);
+}
+
 static void process_batch(store_t *s, store_job_t *jobs)
 {
 	batch_t b = {0};
 	for (store_job_t *j = jobs; j; j = j->next) {
 		if (b.st && j->type != JOB_ABORT) {
 			if (j->type == JOB_COMMIT && !j->st)
-				process_commit(s, j, &b);   /* builds the completion; fails fast */
+				process_commit(s, j, &b); /* builds the completion; fails fast */
 			continue;
 		}
 		switch (j->type) {
@@ -894,8 +927,10 @@ static void *writer_main(void *arg)
 	for (;;) {
 		while (!s->jobs_head && !s->stopping)
 			pthread_cond_wait(&s->wcond, &s->wlock);
-		if (!s->jobs_head)
+		if (!s->jobs_head) {
+			s->writer_exited = true;
 			break;
+		}
 		store_job_t *jobs = s->jobs_head;
 		s->jobs_head = s->jobs_tail = NULL;
 		pthread_mutex_unlock(&s->wlock);

@@ -24,27 +24,27 @@
 
 typedef enum {
 	KEYS_OK = 0,
-	KEYS_ENOENT,    /* the key file does not exist */
-	KEYS_EEXIST,    /* the key file exists already (create) */
-	KEYS_EIO,       /* a read, write, fsync or rename failed (logged) */
-	KEYS_EPERM,     /* key file readable by others, or not a regular file */
-	KEYS_EFORMAT,   /* not a key in the expected format */
-	KEYS_ECOMMAND,  /* master_key_command failed or printed no key */
-	KEYS_EAUTH,     /* unwrap failed: wrong wrapping key or altered data */
+	KEYS_ENOENT,   /* the key file does not exist */
+	KEYS_EEXIST,   /* the key file exists already (create) */
+	KEYS_EIO,      /* a read, write, fsync or rename failed (logged) */
+	KEYS_EPERM,    /* key file readable by others, or not a regular file */
+	KEYS_EFORMAT,  /* not a key in the expected format */
+	KEYS_ECOMMAND, /* master_key_command failed or printed no key */
+	KEYS_EAUTH,    /* unwrap failed: wrong wrapping key or altered data */
 } keys_status_t;
 
 const char *keys_strerror(keys_status_t st);
 
-#define KEYS_BYTES 32          /* every symmetric key: XChaCha20-Poly1305, BLAKE2b */
+#define KEYS_BYTES       32 /* every symmetric key: XChaCha20-Poly1305, BLAKE2b */
 #define KEYS_NONCE_BYTES 24
-#define KEYS_TAG_BYTES 16
+#define KEYS_TAG_BYTES   16
 /* A wrapped key: nonce || ciphertext || tag. */
 #define KEYS_WRAPPED_BYTES (KEYS_NONCE_BYTES + KEYS_BYTES + KEYS_TAG_BYTES)
 /* A key's public fingerprint (BLAKE2b of a derived value, never the key). */
-#define KEYS_ID_BYTES 8
-#define KEYS_SIGN_SECRET_BYTES 64  /* libsodium Ed25519 secret key (seed || public) */
+#define KEYS_ID_BYTES          8
+#define KEYS_SIGN_SECRET_BYTES 64 /* libsodium Ed25519 secret key (seed || public) */
 #define KEYS_SIGN_PUBLIC_BYTES 32
-#define KEYS_SIGNATURE_BYTES 64
+#define KEYS_SIGNATURE_BYTES   64
 
 /* Secure memory for secrets; aborts on out of memory like xmalloc.  Zeroed. */
 uint8_t *keys_secure_alloc(size_t n);
@@ -60,8 +60,8 @@ void keys_derive(const uint8_t key[KEYS_BYTES], uint64_t id, const char ctx[8],
                  uint8_t out[KEYS_BYTES]);
 
 /* Wraps key under kek with associated data ad (what the key is for). */
-void keys_wrap(const uint8_t kek[KEYS_BYTES], const uint8_t key[KEYS_BYTES],
-               const void *ad, size_t adlen, uint8_t out[KEYS_WRAPPED_BYTES]);
+void keys_wrap(const uint8_t kek[KEYS_BYTES], const uint8_t key[KEYS_BYTES], const void *ad,
+               size_t adlen, uint8_t out[KEYS_WRAPPED_BYTES]);
 /* Unwraps into key (secure memory of KEYS_BYTES).  KEYS_EAUTH when kek or ad is
  * not the one used to wrap, or the bytes were altered; key is then zeroed. */
 keys_status_t keys_unwrap(const uint8_t kek[KEYS_BYTES], const uint8_t in[KEYS_WRAPPED_BYTES],
@@ -85,7 +85,6 @@ keys_status_t keys_signing_create(const char *dir);
 /* *sk: secure memory of KEYS_SIGN_SECRET_BYTES (caller frees with
  * keys_secure_free); pk gets the public key.  pk may be loaded alone with
  * sk == NULL (only signing.pub is read then). */
-keys_status_t keys_signing_load(const char *dir, uint8_t **sk,
-                                uint8_t pk[KEYS_SIGN_PUBLIC_BYTES]);
+keys_status_t keys_signing_load(const char *dir, uint8_t **sk, uint8_t pk[KEYS_SIGN_PUBLIC_BYTES]);
 
 #endif

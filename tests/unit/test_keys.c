@@ -103,7 +103,8 @@ static void test_master(const char *dir)
 	ok(keys_master_load(bad, NULL, &k2) == KEYS_EFORMAT, "garbage refused");
 	write_text(bad, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n", 0600);
 	ok(keys_master_load(bad, NULL, &k2) == KEYS_EFORMAT, "63 hex digits refused");
-	write_text(bad, "  0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef \r\n", 0600);
+	write_text(bad, "  0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef \r\n",
+	           0600);
 	ok(keys_master_load(bad, NULL, &k2) == KEYS_OK && k2[0] == 0x01 && k2[4] == 0x89,
 	   "whitespace and upper case accepted");
 	keys_secure_free(k2);

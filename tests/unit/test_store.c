@@ -32,7 +32,8 @@ static char *self_exe;
 static config_t *make_cfg(const char *root)
 {
 	char *text = xasprintf("[storage]\ndata_dir = %s/data\nmaster_key_file = %s/master.key\n"
-	                       "min_free = 0\n", root, root);
+	                       "min_free = 0\n",
+	                       root, root);
 	config_t *c = NULL;
 	char *err = NULL;
 	if (config_load_string(text, strlen(text), "test.conf", root, &c, &err) != CONFIG_OK) {
@@ -58,11 +59,19 @@ static const char *rcpts[] = {"journal@example.com", "auditor@example.org"};
 static store_envelope_t std_env(void)
 {
 	store_envelope_t e = {
-		.received = INT64_C(1700000000000000), .listener = "default",
-		.client_addr = "127.0.0.1", .client_port = 40112, .helo = "mx.example.com",
-		.tls_version = "TLS1.3", .tls_cipher = "TLS_AES_256_GCM_SHA384", .auth_id = "ingest",
-		.mail_from = "sender@example.com", .mail_params = "SIZE=100 BODY=8BITMIME",
-		.rcpt = rcpts, .nrcpt = 2, .flags = STORE_ENV_8BITMIME,
+	    .received = INT64_C(1700000000000000),
+	    .listener = "default",
+	    .client_addr = "127.0.0.1",
+	    .client_port = 40112,
+	    .helo = "mx.example.com",
+	    .tls_version = "TLS1.3",
+	    .tls_cipher = "TLS_AES_256_GCM_SHA384",
+	    .auth_id = "ingest",
+	    .mail_from = "sender@example.com",
+	    .mail_params = "SIZE=100 BODY=8BITMIME",
+	    .rcpt = rcpts,
+	    .nrcpt = 2,
+	    .flags = STORE_ENV_8BITMIME,
 	};
 	return e;
 }
@@ -75,7 +84,7 @@ static store_completion_t *put_to(store_t *s, const char *const *archives, size_
 	store_append_t *a;
 	store_status_t st = store_append_begin(s, &e, archives, n, &a);
 	if (st != STORE_OK) {
-		store_completion_t *c = xcalloc(1, sizeof *c);   /* a stand-in carrying the status */
+		store_completion_t *c = xcalloc(1, sizeof *c); /* a stand-in carrying the status */
 		c->status = st;
 		return c;
 	}
@@ -103,7 +112,8 @@ static uint64_t put_id(store_t *s, const char *archive, const void *msg, size_t 
 	return id;
 }
 
-static store_status_t read_msg(store_t *s, const char *archive, uint64_t seq, size_t cap, buf_t *out)
+static store_status_t read_msg(store_t *s, const char *archive, uint64_t seq, size_t cap,
+                               buf_t *out)
 {
 	store_reader_t *r;
 	buf_reset(out);
@@ -194,7 +204,10 @@ static int verify_count(store_t *s, const char *archive, problems_t *p)
 	return p->n;
 }
 
-static void fill_random(uint8_t *p, size_t n) { randombytes_buf(p, n); }
+static void fill_random(uint8_t *p, size_t n)
+{
+	randombytes_buf(p, n);
+}
 
 static void fill_text(uint8_t *p, size_t n, unsigned seed)
 {
@@ -237,7 +250,8 @@ static void test_basics(const char *root)
 	ok(store_archive_exists(s, "default") && !store_archive_exists(s, "nope"), "exists");
 	char **v = store_archive_list(s);
 	ok(v && v[0] && !strcmp(v[0], n64) && v[1] && !strcmp(v[1], "default") && v[2] &&
-	   !strcmp(v[2], "legal.2024_x-y") && !v[3], "list, sorted");
+	       !strcmp(v[2], "legal.2024_x-y") && !v[3],
+	   "list, sorted");
 	util_strv_free(v);
 
 	/* a tiny message */
@@ -246,8 +260,10 @@ static void test_basics(const char *root)
 	uint8_t sha[32];
 	crypto_hash_sha256(sha, (const uint8_t *)m1, strlen(m1));
 	ok(c->status == STORE_OK && c->nids == 1 && c->ids[0].seq == 1 && !c->ids[0].duplicate &&
-	   !strcmp(c->ids[0].archive, "default"), "tiny message is default-1");
-	ok(!memcmp(c->sha256, sha, 32) && c->size == strlen(m1), "completion carries SHA-256 and size");
+	       !strcmp(c->ids[0].archive, "default"),
+	   "tiny message is default-1");
+	ok(!memcmp(c->sha256, sha, 32) && c->size == strlen(m1),
+	   "completion carries SHA-256 and size");
 	store_completion_free(c);
 	ok(same_bytes(s, "default", 1, m1, strlen(m1)), "tiny message reads back byte-exact");
 
@@ -255,25 +271,31 @@ static void test_basics(const char *root)
 	ok(store_msg_get(s, "default", 1, &m) == STORE_OK && m, "msg_get");
 	if (m) {
 		ok(m->seq == 1 && !memcmp(m->sha256, sha, 32) && m->size == strlen(m1) &&
-		   m->narrivals == 1 && m->received == INT64_C(1700000000000000), "message fields");
+		       m->narrivals == 1 && m->received == INT64_C(1700000000000000),
+		   "message fields");
 		store_arrival_t *a = &m->arrivals[0];
 		ok(!strcmp(a->listener, "default") && !strcmp(a->client_addr, "127.0.0.1") &&
-		   a->client_port == 40112 && !strcmp(a->helo, "mx.example.com") &&
-		   !strcmp(a->tls_version, "TLS1.3") && !strcmp(a->tls_cipher, "TLS_AES_256_GCM_SHA384") &&
-		   !strcmp(a->auth_id, "ingest") && !strcmp(a->mail_from, "sender@example.com") &&
-		   !strcmp(a->mail_params, "SIZE=100 BODY=8BITMIME") && a->flags == STORE_ENV_8BITMIME,
+		       a->client_port == 40112 && !strcmp(a->helo, "mx.example.com") &&
+		       !strcmp(a->tls_version, "TLS1.3") &&
+		       !strcmp(a->tls_cipher, "TLS_AES_256_GCM_SHA384") &&
+		       !strcmp(a->auth_id, "ingest") &&
+		       !strcmp(a->mail_from, "sender@example.com") &&
+		       !strcmp(a->mail_params, "SIZE=100 BODY=8BITMIME") &&
+		       a->flags == STORE_ENV_8BITMIME,
 		   "envelope fields round trip");
 		ok(a->nrcpt == 2 && !strcmp(a->rcpt[1], "auditor@example.org") && !a->rcpt[2],
 		   "recipients round trip");
 		is_str(a->segment, "00000000000000000001.seg", "arrival names its segment");
 		ok(a->offset == STORE_SEG_HDR_SIZE + (uint64_t)strlen(m1) + STORE_REC_OVERHEAD &&
-		   a->record_seq == 2, "envelope record follows the content record");
+		       a->record_seq == 2,
+		   "envelope record follows the content record");
 	}
 	store_msg_free(m);
 
 	/* empty message */
 	c = put(s, "default", "", 0);
-	ok(c->status == STORE_OK && c->ids[0].seq == 2 && c->size == 0, "0-byte message is default-2");
+	ok(c->status == STORE_OK && c->ids[0].seq == 2 && c->size == 0,
+	   "0-byte message is default-2");
 	crypto_hash_sha256(sha, NULL, 0);
 	ok(!memcmp(c->sha256, sha, 32), "SHA-256 of nothing");
 	store_completion_free(c);
@@ -288,11 +310,13 @@ static void test_basics(const char *root)
 	c = put_to(s, &one, 1, bm, big, 7777);
 	crypto_hash_sha256(sha, bm, big);
 	ok(c->status == STORE_OK && c->ids[0].seq == 3 && !memcmp(c->sha256, sha, 32) &&
-	   c->size == big, "5 MB message is default-3 with its SHA-256");
+	       c->size == big,
+	   "5 MB message is default-3 with its SHA-256");
 	store_completion_free(c);
 	buf_t b = {0};
 	ok(read_msg(s, "default", 3, 65536, &b) == STORE_OK && b.len == big &&
-	   !memcmp(b.data, bm, big), "5 MB message reads back byte-exact");
+	       !memcmp(b.data, bm, big),
+	   "5 MB message reads back byte-exact");
 	crypto_hash_sha256(sha, b.data, b.len);
 	uint8_t want[32];
 	crypto_hash_sha256(want, bm, big);
@@ -328,7 +352,8 @@ static void test_basics(const char *root)
 	const char *two[] = {"default", "legal.2024_x-y"};
 	c = put_to(s, two, 2, "both\r\n", 6, 100);
 	ok(c->status == STORE_OK && c->nids == 2 && c->ids[0].seq == 5 && c->ids[1].seq == 1 &&
-	   !strcmp(c->ids[1].archive, "legal.2024_x-y"), "one append, an id in each archive");
+	       !strcmp(c->ids[1].archive, "legal.2024_x-y"),
+	   "one append, an id in each archive");
 	store_completion_free(c);
 	ok(same_bytes(s, "legal.2024_x-y", 1, "both\r\n", 6), "readable in the second archive");
 
@@ -338,7 +363,7 @@ static void test_basics(const char *root)
 		diag("%s", p.all);
 	store_archive_stats_t stt;
 	ok(store_archive_stats(s, "default", &stt) == STORE_OK && stt.messages == 5 &&
-	   stt.arrivals == 6 && stt.segments == 1 && stt.records > 10 && stt.bytes > big,
+	       stt.arrivals == 6 && stt.segments == 1 && stt.records > 10 && stt.bytes > big,
 	   "stats");
 	store_close(s);
 
@@ -386,12 +411,13 @@ static void test_dedup(const char *root)
 	store_completion_free(c);
 	uint64_t size3 = file_size(seg);
 	ok(first && second && third, "same message 3 times: one id, arrivals 2 and 3 duplicates");
-	ok(size3 - size1 < 2000, "stored once: later arrivals add only envelopes (%" PRIu64 " bytes)",
-	   size3 - size1);
+	ok(size3 - size1 < 2000,
+	   "stored once: later arrivals add only envelopes (%" PRIu64 " bytes)", size3 - size1);
 	store_msg_t *m = NULL;
 	ok(store_msg_get(s, "dd", 1, &m) == STORE_OK && m->narrivals == 3 &&
-	   m->arrivals[0].record_seq < m->arrivals[1].record_seq &&
-	   m->arrivals[1].record_seq < m->arrivals[2].record_seq, "three arrivals, oldest first");
+	       m->arrivals[0].record_seq < m->arrivals[1].record_seq &&
+	       m->arrivals[1].record_seq < m->arrivals[2].record_seq,
+	   "three arrivals, oldest first");
 	store_msg_free(m);
 	ok(put_id(s, "dd", "other", 5) == 2, "a different message gets id 2");
 	ok(same_bytes(s, "dd", 1, msg, sizeof msg), "deduplicated message reads back");
@@ -412,7 +438,7 @@ typedef struct worker {
 	uint8_t (*sha)[32];
 } worker_t;
 
-#define WORKERS 8
+#define WORKERS    8
 #define PER_WORKER 30
 
 static void *worker_main(void *arg)
@@ -422,7 +448,8 @@ static void *worker_main(void *arg)
 	const char *arch[] = {"conc"};
 	for (int i = 0; i < w->n; i++) {
 		/* every 10th message is streamed in chunks */
-		size_t len = i % 10 == 9 ? STORE_CHUNK_SIZE + 1000u * (unsigned)w->id : 200u + 37u * (unsigned)i;
+		size_t len = i % 10 == 9 ? STORE_CHUNK_SIZE + 1000u * (unsigned)w->id
+		                         : 200u + 37u * (unsigned)i;
 		uint8_t *msg = xmalloc(len);
 		fill_text(msg, len, (unsigned)(w->id * 1000 + i));
 		snprintf((char *)msg, len, "worker %d message %d\r\n", w->id, i);
@@ -482,7 +509,8 @@ static void test_concurrent(const char *root)
 				unique = false;
 		}
 	}
-	is_int(okc, WORKERS * PER_WORKER, "%d threads x %d appends all completed", WORKERS, PER_WORKER);
+	is_int(okc, WORKERS * PER_WORKER, "%d threads x %d appends all completed", WORKERS,
+	       PER_WORKER);
 	is_int(empty, WORKERS, "every queue empty at the end");
 	ok(unique, "ids are exactly 1..%d, each once", WORKERS * PER_WORKER);
 	int good = 0;
@@ -547,7 +575,8 @@ static void test_logs_and_scan(const char *root)
 
 	store_archive_create(s, "sc");
 	ok(put_id(s, "sc", "m1", 2) == 1 && put_id(s, "sc", "m2", 2) == 2 &&
-	   put_id(s, "sc", "m1", 2) == 1 && put_id(s, "sc", "m3", 2) == 3, "four arrivals");
+	       put_id(s, "sc", "m1", 2) == 1 && put_id(s, "sc", "m3", 2) == 3,
+	   "four arrivals");
 	ok(store_scan_open(s, "sc", 0, &sc) == STORE_OK, "scan archive");
 	store_item_type_t want_t[] = {STORE_ITEM_MESSAGE, STORE_ITEM_MESSAGE, STORE_ITEM_ARRIVAL,
 	                              STORE_ITEM_MESSAGE};
@@ -567,8 +596,9 @@ static void test_logs_and_scan(const char *root)
 			char buf[16];
 			size_t got = 0;
 			ok(store_scan_open_message(sc, &r) == STORE_OK &&
-			   store_reader_read(r, buf, sizeof buf, &got) == STORE_OK && got == 2 &&
-			   !memcmp(buf, "m1", 2), "scan opens the arrival's bytes");
+			       store_reader_read(r, buf, sizeof buf, &got) == STORE_OK &&
+			       got == 2 && !memcmp(buf, "m1", 2),
+			   "scan opens the arrival's bytes");
 			store_reader_close(r);
 		}
 		n++;
@@ -577,11 +607,13 @@ static void test_logs_and_scan(const char *root)
 	ok(store_scan_next(sc, &it) == STORE_OK && it == NULL, "end of the chain");
 	ok(put_id(s, "sc", "m4", 2) == 4, "append while scanning");
 	ok(store_scan_next(sc, &it) == STORE_OK && it && it->type == STORE_ITEM_MESSAGE &&
-	   it->msg_seq == 4, "a tailing scan sees the new message");
+	       it->msg_seq == 4,
+	   "a tailing scan sees the new message");
 	store_scan_close(sc);
 	ok(store_scan_open(s, "sc", second_rec, &sc) == STORE_OK &&
-	   store_scan_next(sc, &it) == STORE_OK && it && it->type == STORE_ITEM_ARRIVAL &&
-	   it->msg_seq == 1, "scan resumes after a given record");
+	       store_scan_next(sc, &it) == STORE_OK && it && it->type == STORE_ITEM_ARRIVAL &&
+	       it->msg_seq == 1,
+	   "scan resumes after a given record");
 	store_scan_close(sc);
 
 	/* a read-only store in the same data dir, as the indexer opens it */
@@ -617,15 +649,19 @@ static void test_rotation(const char *root)
 {
 	config_t *cfg = make_cfg(root);
 	store_init_keys(cfg);
-	cfg->storage.segment_max = 1;   /* below the config minimum: every job seals */
+	cfg->storage.segment_max = 1; /* below the config minimum: every job seals */
 	store_t *s = open_store(cfg, STORE_OPEN_READWRITE, 0);
 	store_t *ro = open_store(cfg, STORE_OPEN_READONLY, 0);
 	store_archive_create(s, "rot");
 	ok(put_id(s, "rot", "one", 3) == 1 && put_id(s, "rot", "two", 3) == 2 &&
-	   put_id(s, "rot", "three", 5) == 3, "three messages");
-	char *p1 = seg_path(cfg, "rot", 1), *p3 = seg_path(cfg, "rot", 3), *p5 = seg_path(cfg, "rot", 5);
-	ok(file_size(p1) && file_size(p3) && file_size(p5), "a segment each, named by first sequence");
-	ok(same_bytes(ro, "rot", 3, "three", 5), "read-only store reads a segment created after it opened");
+	       put_id(s, "rot", "three", 5) == 3,
+	   "three messages");
+	char *p1 = seg_path(cfg, "rot", 1), *p3 = seg_path(cfg, "rot", 3),
+	     *p5 = seg_path(cfg, "rot", 5);
+	ok(file_size(p1) && file_size(p3) && file_size(p5),
+	   "a segment each, named by first sequence");
+	ok(same_bytes(ro, "rot", 3, "three", 5),
+	   "read-only store reads a segment created after it opened");
 	problems_t p;
 	is_int(verify_count(s, "rot", &p), 0, "verify clean across segments");
 	store_close(ro);
@@ -640,8 +676,10 @@ static void test_rotation(const char *root)
 	s = open_store(cfg, STORE_OPEN_READWRITE, 0);
 	ok(s != NULL, "reopen with a flipped bit in a sealed segment");
 	char want[256];
-	snprintf(want, sizeof want, "segment 00000000000000000003.seg offset %" PRIu64 " seq %" PRIu64
-	         ": authentication failed", off, rs);
+	snprintf(want, sizeof want,
+	         "segment 00000000000000000003.seg offset %" PRIu64 " seq %" PRIu64
+	         ": authentication failed",
+	         off, rs);
 	int np = verify_count(s, "rot", &p);
 	ok(np >= 1 && !strcmp(p.first, want), "verify finds the flip at the right place");
 	if (strcmp(p.first, want))
@@ -651,10 +689,11 @@ static void test_rotation(const char *root)
 	   "the other messages still read");
 	flip_bit(p3, off + STORE_REC_HDR_SIZE + 3, 5);
 	is_int(verify_count(s, "rot", &p), 0, "flipped back: clean");
-	flip_bit(p3, 20, 0);   /* inside first_seq of the segment header */
+	flip_bit(p3, 20, 0); /* inside first_seq of the segment header */
 	np = verify_count(s, "rot", &p);
 	ok(np >= 1 && strstr(p.first, "segment 00000000000000000003.seg offset 0") &&
-	   strstr(p.first, "header"), "a flipped segment header bit is found: %s", p.first);
+	       strstr(p.first, "header"),
+	   "a flipped segment header bit is found: %s", p.first);
 	flip_bit(p3, 20, 0);
 
 	/* a removed sealed segment is reported */
@@ -711,7 +750,8 @@ static void test_chunks_across_rotation(const char *root)
 	const char *one[] = {"cp"};
 	store_append_t *a;
 	ok(store_append_begin(s, &e, one, 1, &a) == STORE_OK &&
-	   store_append_write(a, bm, 2 * STORE_CHUNK_SIZE) == STORE_OK, "stream 2 MB of a message");
+	       store_append_write(a, bm, 2 * STORE_CHUNK_SIZE) == STORE_OK,
+	   "stream 2 MB of a message");
 	fill_random(small, 600000);
 	uint64_t i1 = put_id(s, "cp", small, 600000);
 	fill_random(small, 600000);
@@ -752,11 +792,13 @@ static void test_limits(const char *root)
 	uint8_t *buf = xcalloc(1, 600 * 1024);
 	store_append_t *a, *b, *c;
 	ok(store_append_begin(s, &e, one, 1, &a) == STORE_OK &&
-	   store_append_write(a, buf, 500 * 1024) == STORE_OK, "500 KiB in flight under a 512 KiB cap");
+	       store_append_write(a, buf, 500 * 1024) == STORE_OK,
+	   "500 KiB in flight under a 512 KiB cap");
 	ok(store_append_write(a, buf, 100 * 1024) == STORE_EBUSY, "beyond the cap: EBUSY");
 	ok(store_append_write(a, buf, 1) == STORE_EBUSY, "sticky after EBUSY");
 	ok(store_append_begin(s, &e, one, 1, &b) == STORE_OK &&
-	   store_append_write(b, buf, 12 * 1024) == STORE_OK, "another append fills the cap");
+	       store_append_write(b, buf, 12 * 1024) == STORE_OK,
+	   "another append fills the cap");
 	ok(store_append_begin(s, &e, one, 1, &c) == STORE_EBUSY, "begin at the cap: EBUSY");
 	store_append_abort(a);
 	store_append_abort(b);
@@ -780,7 +822,8 @@ static const char *const state_files[] = {"head", "catalog.db", "catalog.db-wal"
 static void snapshot(const char *adir, const char *snap, bool restore)
 {
 	for (size_t i = 0; i < 4; i++) {
-		char *a = util_path_join(adir, state_files[i]), *b = util_path_join(snap, state_files[i]);
+		char *a = util_path_join(adir, state_files[i]),
+		     *b = util_path_join(snap, state_files[i]);
 		const char *from = restore ? b : a, *to = restore ? a : b;
 		if (access(from, F_OK) == 0)
 			copy_file(from, to, UINT64_MAX);
@@ -806,7 +849,7 @@ static void test_torn_tail(const char *root)
 	char *seg = seg_path(cfg, "torn", 1);
 	char *full = xasprintf("%s/full.seg", root);
 	mkdir(snap, 0700);
-	snapshot(adir, snap, false);   /* the state after A was acknowledged */
+	snapshot(adir, snap, false); /* the state after A was acknowledged */
 	uint64_t s1 = file_size(seg);
 	s = open_store(cfg, STORE_OPEN_READWRITE, 0);
 	put_id(s, "torn", mb, strlen(mb));
@@ -817,7 +860,7 @@ static void test_torn_tail(const char *root)
 
 	/* A crash while B was being written, before its head: every prefix.  A
 	 * complete record of B (its content) is valid and kept; a torn one is cut. */
-	uint64_t c_end = s1 + STORE_REC_OVERHEAD + strlen(mb);   /* B's content, stored raw */
+	uint64_t c_end = s1 + STORE_REC_OVERHEAD + strlen(mb); /* B's content, stored raw */
 	int recovered = 0, cases = 0;
 	for (uint64_t cut = s1; cut < s2; cut++) {
 		snapshot(adir, snap, true);
@@ -836,14 +879,16 @@ static void test_torn_tail(const char *root)
 		            verify_count(s, "torn", &p) == 0;
 		store_msg_free(m);
 		if (good && cut == s2 - 1)
-			good = put_id(s, "torn", "C", 1) == 2;   /* B's id was never acknowledged */
+			good = put_id(s, "torn", "C", 1) == 2; /* B's id was never acknowledged */
 		recovered += good;
 		if (!good)
 			diag("cut at %" PRIu64 " did not recover", cut);
 		store_close(s);
 	}
-	is_int(recovered, cases, "torn tail at every byte offset of the last message's records "
-	       "recovers to the previous one (%d cases)", cases);
+	is_int(recovered, cases,
+	       "torn tail at every byte offset of the last message's records "
+	       "recovers to the previous one (%d cases)",
+	       cases);
 
 	/* B complete on disk but its head never written: kept, head advanced. */
 	snapshot(adir, snap, true);
@@ -852,7 +897,7 @@ static void test_torn_tail(const char *root)
 	uint64_t h = 0;
 	problems_t p;
 	ok(s && store_head(s, "torn", &h) == STORE_OK && h == 4 &&
-	   same_bytes(s, "torn", 2, mb, strlen(mb)) && verify_count(s, "torn", &p) == 0,
+	       same_bytes(s, "torn", 2, mb, strlen(mb)) && verify_count(s, "torn", &p) == 0,
 	   "durable records beyond the head are kept and the head advanced");
 	store_close(s);
 
@@ -917,7 +962,7 @@ static void test_moved_record(const char *root)
 	problems_t p;
 	int np = verify_count(s, "aa2", &p);
 	ok(np >= 1 && !strcmp(p.first, "segment 00000000000000000001.seg offset 128 seq 1: "
-	                                "authentication failed"),
+	                               "authentication failed"),
 	   "a record copied from another archive fails authentication: %s", p.first);
 	buf_t out = {0};
 	ok(read_msg(s, "aa2", 1, 4096, &out) == STORE_ECORRUPT, "and cannot be read");
@@ -1012,7 +1057,8 @@ static void test_failclosed(const char *root)
 	waitpid(pid, &status, 0);
 	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	   "fsync failure: that append fails, later ones EFAILED, reads go on, restart recovers "
-	   "(child status %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	   "(child status %d)",
+	   WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
 int main(int argc, char **argv)
@@ -1030,10 +1076,11 @@ int main(int argc, char **argv)
 		const char *tag;
 		void (*fn)(const char *);
 	} tests[] = {
-		{"basics", test_basics}, {"dedup", test_dedup}, {"conc", test_concurrent},
-		{"scan", test_logs_and_scan}, {"rot", test_rotation},
-		{"copy", test_chunks_across_rotation}, {"limits", test_limits},
-		{"torn", test_torn_tail}, {"moved", test_moved_record}, {"fail", test_failclosed},
+	    {"basics", test_basics},      {"dedup", test_dedup},
+	    {"conc", test_concurrent},    {"scan", test_logs_and_scan},
+	    {"rot", test_rotation},       {"copy", test_chunks_across_rotation},
+	    {"limits", test_limits},      {"torn", test_torn_tail},
+	    {"moved", test_moved_record}, {"fail", test_failclosed},
 	};
 	for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
 		char *root = tap_tmpdir(tests[i].tag);

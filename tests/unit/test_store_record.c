@@ -16,11 +16,11 @@
 static uint8_t key[KEYS_BYTES], key2[KEYS_BYTES];
 
 /* Evaluates the call before printing the reason it sets (argument order). */
-#define expect_corrupt(call, label)                                                  \
-	do {                                                                         \
-		why = NULL;                                                          \
-		store_status_t st_ = (call);                                         \
-		ok(st_ == STORE_ECORRUPT, "%s: %s", label, why ? why : "-");         \
+#define expect_corrupt(call, label)                                          \
+	do {                                                                 \
+		why = NULL;                                                  \
+		store_status_t st_ = (call);                                 \
+		ok(st_ == STORE_ECORRUPT, "%s: %s", label, why ? why : "-"); \
 	} while (0)
 
 static void seal(const void *p, size_t n, uint8_t type, uint64_t seq, buf_t *out)
@@ -41,13 +41,15 @@ static void test_round_trip(void)
 	seal("", 0, STORE_REC_CONTENT, 1, &rec);
 	ok(rec.len == STORE_REC_OVERHEAD, "empty payload: 64 bytes of overhead");
 	ok(store_rec_open(key, rec.data, rec.len, &h, &plain, &why) == STORE_OK && plain.len == 0 &&
-	   h.type == STORE_REC_CONTENT && h.seq == 1, "empty payload round trip");
+	       h.type == STORE_REC_CONTENT && h.seq == 1,
+	   "empty payload round trip");
 
 	const char *small = "Subject: hi\r\n\r\nhello\r\n";
 	seal(small, strlen(small), STORE_REC_LOG, 7, &rec);
 	ok(store_rec_open(key, rec.data, rec.len, &h, &plain, &why) == STORE_OK &&
-	   plain.len == strlen(small) && !memcmp(plain.data, small, plain.len) && h.seq == 7 &&
-	   !(h.flags & STORE_RECF_ZSTD), "small payload stored raw, round trip");
+	       plain.len == strlen(small) && !memcmp(plain.data, small, plain.len) && h.seq == 7 &&
+	       !(h.flags & STORE_RECF_ZSTD),
+	   "small payload stored raw, round trip");
 
 	size_t n = STORE_CHUNK_SIZE;
 	uint8_t *text = xmalloc(n), *noise = xmalloc(n);
@@ -56,15 +58,16 @@ static void test_round_trip(void)
 	randombytes_buf(noise, n);
 	seal(text, n, STORE_REC_CHUNK, 1u << 20, &rec);
 	ok(rec.len < n / 10, "compressible chunk compressed (%zu bytes)", rec.len);
-	ok(store_rec_open(key, rec.data, rec.len, &h, &plain, &why) == STORE_OK &&
-	   plain.len == n && !memcmp(plain.data, text, n) && (h.flags & STORE_RECF_ZSTD),
+	ok(store_rec_open(key, rec.data, rec.len, &h, &plain, &why) == STORE_OK && plain.len == n &&
+	       !memcmp(plain.data, text, n) && (h.flags & STORE_RECF_ZSTD),
 	   "compressed chunk round trip");
 	seal(noise, n, STORE_REC_CHUNK, UINT64_MAX, &rec);
 	ok(rec.len == n + STORE_REC_OVERHEAD, "incompressible chunk stored raw");
-	ok(store_rec_open(key, rec.data, rec.len, &h, &plain, &why) == STORE_OK &&
-	   plain.len == n && !memcmp(plain.data, noise, n) && h.seq == UINT64_MAX,
+	ok(store_rec_open(key, rec.data, rec.len, &h, &plain, &why) == STORE_OK && plain.len == n &&
+	       !memcmp(plain.data, noise, n) && h.seq == UINT64_MAX,
 	   "incompressible chunk round trip");
-	expect_corrupt(store_rec_open(key2, rec.data, rec.len, &h, &plain, &why), "another segment's key fails");
+	expect_corrupt(store_rec_open(key2, rec.data, rec.len, &h, &plain, &why),
+	               "another segment's key fails");
 	free(text);
 	free(noise);
 	buf_free(&rec);
@@ -95,7 +98,8 @@ static void test_header_corruption(void)
 	for (size_t i = STORE_REC_HDR_SIZE; i < rec.len; i++) {
 		rec.data[i] ^= 0x80;
 		total++;
-		failed += store_rec_open(key, rec.data, rec.len, &h, &plain, &why) == STORE_ECORRUPT;
+		failed +=
+		    store_rec_open(key, rec.data, rec.len, &h, &plain, &why) == STORE_ECORRUPT;
 		rec.data[i] ^= 0x80;
 	}
 	is_int(failed, total, "every flipped ciphertext/tag byte fails");
@@ -108,8 +112,12 @@ static void test_header_corruption(void)
 
 	/* Framing checks without a key. */
 	uint8_t hb[STORE_REC_HDR_SIZE];
-	store_rec_hdr_t g = {.length = 64 + 10, .type = 1, .version = 1, .seq = 1,
-	                     .plain_len = 10, .stored_len = 10};
+	store_rec_hdr_t g = {.length = 64 + 10,
+	                     .type = 1,
+	                     .version = 1,
+	                     .seq = 1,
+	                     .plain_len = 10,
+	                     .stored_len = 10};
 	store_rec_hdr_encode(&g, hb);
 	ok(store_rec_hdr_decode(hb, &h, &why) == STORE_OK, "valid header decodes");
 	g.type = 8;
@@ -152,7 +160,8 @@ static void test_decompression_bounds(void)
 	uint8_t *z = xmalloc(bound);
 	size_t zn = ZSTD_compress(z, bound, zeros, big, 3);
 	store_rec_seal(key, STORE_REC_CONTENT, 1, STORE_RECF_ZSTD, z, zn, 1000, &rec);
-	expect_corrupt(store_rec_open(key, rec.data, rec.len, &h, &plain, &why), "authenticated bomb stops at plain_len");
+	expect_corrupt(store_rec_open(key, rec.data, rec.len, &h, &plain, &why),
+	               "authenticated bomb stops at plain_len");
 	ok(plain.cap < 1100, "no more than plain_len was allocated (%zu)", plain.cap);
 	/* A frame that is shorter than stated. */
 	buf_reset(&rec);
@@ -173,7 +182,8 @@ static void test_decompression_bounds(void)
 	ZSTD_freeCCtx(c);
 	ZSTD_frameHeader fh;
 	size_t fr = ZSTD_getFrameHeader(&fh, z, out.pos);
-	ok(fr == 0 && fh.windowSize > (1u << 24), "test frame declares a %llu-byte window", (unsigned long long)fh.windowSize);
+	ok(fr == 0 && fh.windowSize > (1u << 24), "test frame declares a %llu-byte window",
+	   (unsigned long long)fh.windowSize);
 	buf_reset(&rec);
 	store_rec_seal(key, STORE_REC_CONTENT, 1, STORE_RECF_ZSTD, z, out.pos, 1000, &rec);
 	ok(store_rec_open(key, rec.data, rec.len, &h, &plain, &why) == STORE_ECORRUPT,
@@ -193,10 +203,18 @@ static void test_envelope(void)
 {
 	const char *rcpt[] = {"a@example.com", "b@example.org", ""};
 	store_envelope_t env = {
-		.listener = "default", .client_addr = "192.0.2.7", .client_port = 40112,
-		.helo = "mx.example.com", .tls_version = "TLS1.3", .tls_cipher = "AES-256-GCM",
-		.auth_id = NULL, .mail_from = "", .mail_params = "SIZE=10 BODY=8BITMIME",
-		.rcpt = rcpt, .nrcpt = 3, .flags = STORE_ENV_BARE_LF | STORE_ENV_8BITMIME,
+	    .listener = "default",
+	    .client_addr = "192.0.2.7",
+	    .client_port = 40112,
+	    .helo = "mx.example.com",
+	    .tls_version = "TLS1.3",
+	    .tls_cipher = "AES-256-GCM",
+	    .auth_id = NULL,
+	    .mail_from = "",
+	    .mail_params = "SIZE=10 BODY=8BITMIME",
+	    .rcpt = rcpt,
+	    .nrcpt = 3,
+	    .flags = STORE_ENV_BARE_LF | STORE_ENV_8BITMIME,
 	};
 	buf_t b = {0};
 	ok(store_env_encode_fields(&env, 1234567, &b) == STORE_OK, "encode envelope fields");
@@ -208,14 +226,16 @@ static void test_envelope(void)
 	const char *why = NULL;
 	ok(store_env_decode(b.data, b.len, &e, &why) == STORE_OK, "decode envelope");
 	ok(e.msg_seq == 17 && e.size == 99 && e.duplicate && !memcmp(e.sha256, sha, 32) &&
-	   e.arr.received == 1234567 && e.arr.client_port == 40112 &&
-	   e.arr.flags == (STORE_ENV_BARE_LF | STORE_ENV_8BITMIME), "numeric fields");
+	       e.arr.received == 1234567 && e.arr.client_port == 40112 &&
+	       e.arr.flags == (STORE_ENV_BARE_LF | STORE_ENV_8BITMIME),
+	   "numeric fields");
 	is_str(e.archive, "default", "archive");
 	is_str(e.arr.helo, "mx.example.com", "helo");
 	is_str(e.arr.mail_from, "", "null sender kept as empty string");
 	ok(e.arr.auth_id == NULL, "absent field stays NULL");
 	ok(e.arr.nrcpt == 3 && !strcmp(e.arr.rcpt[1], "b@example.org") && !e.arr.rcpt[2][0] &&
-	   e.arr.rcpt[3] == NULL, "recipients in order, NULL-terminated");
+	       e.arr.rcpt[3] == NULL,
+	   "recipients in order, NULL-terminated");
 	ok(e.nrefs == 2 && e.refs[1].seq == 9 && e.refs[1].offset == 4096, "content references");
 	store_env_rec_free(&e);
 
@@ -227,25 +247,37 @@ static void test_envelope(void)
 		} else
 			bad++;
 	}
-	ok(bad + good == (int)b.len && bad > 0, "every truncation decodes or fails cleanly (%d refused)",
-	   bad);
+	ok(bad + good == (int)b.len && bad > 0,
+	   "every truncation decodes or fails cleanly (%d refused)", bad);
 	/* Hostile variations. */
 	buf_t h = {0};
 	buf_append(&h, b.data, b.len);
-	buf_append(&h, "\x01\x00\x08\x00\x00\x00" "12345678", 14);   /* MSG_SEQ again */
+	buf_append(&h,
+	           "\x01\x00\x08\x00\x00\x00"
+	           "12345678",
+	           14); /* MSG_SEQ again */
 	expect_corrupt(store_env_decode(h.data, h.len, &e, &why), "repeated field");
 	buf_reset(&h);
 	buf_append(&h, b.data, b.len);
-	buf_append(&h, "\x63\x00\x03\x00\x00\x00" "new", 9);   /* unknown tag 99 */
+	buf_append(&h,
+	           "\x63\x00\x03\x00\x00\x00"
+	           "new",
+	           9); /* unknown tag 99 */
 	ok(store_env_decode(h.data, h.len, &e, &why) == STORE_OK, "unknown field skipped");
 	store_env_rec_free(&e);
 	buf_reset(&h);
 	buf_append(&h, b.data, b.len);
-	buf_append(&h, "\x0e\x00\x03\x00\x00\x00" "a\0b", 9);   /* RCPT with NUL */
+	buf_append(&h,
+	           "\x0e\x00\x03\x00\x00\x00"
+	           "a\0b",
+	           9); /* RCPT with NUL */
 	expect_corrupt(store_env_decode(h.data, h.len, &e, &why), "NUL in a string");
 	buf_reset(&h);
 	buf_append(&h, b.data, b.len);
-	buf_append(&h, "\x0e\x00\xff\xff\xff\x7f" "x", 7);   /* length beyond the payload */
+	buf_append(&h,
+	           "\x0e\x00\xff\xff\xff\x7f"
+	           "x",
+	           7); /* length beyond the payload */
 	expect_corrupt(store_env_decode(h.data, h.len, &e, &why), "overlong field");
 	buf_t m = {0};
 	store_env_encode_fields(&env, 1, &m);
@@ -278,7 +310,8 @@ static void test_segment_header(void)
 	store_seg_hdr_t g;
 	const char *why;
 	ok(store_seg_hdr_decode(b, key, &g, &why) == STORE_OK && g.first_seq == 12345 &&
-	   g.created == h.created && !memcmp(g.id, h.id, 16) && !memcmp(g.prev_link, h.prev_link, 32),
+	       g.created == h.created && !memcmp(g.id, h.id, 16) &&
+	       !memcmp(g.prev_link, h.prev_link, 32),
 	   "segment header round trip");
 	expect_corrupt(store_seg_hdr_decode(b, key2, &g, &why), "other key");
 	int failed = 0;

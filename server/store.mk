@@ -15,3 +15,17 @@ tests_unit_test_store_record_LDADD = $(VL_LIBS)
 tests_unit_test_store_SOURCES = tests/unit/test_store.c tests/unit/tap.h
 tests_unit_test_store_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/server
 tests_unit_test_store_LDADD = $(VL_LIBS)
+
+# Fuzz target for the record parsers (tests/fuzz/README.md).
+check_PROGRAMS += tests/fuzz/replay_store_record
+TESTS += tests/fuzz/replay_store_record
+tests_fuzz_replay_store_record_SOURCES = tests/fuzz/fuzz_store_record.c tests/fuzz/replay_main.c
+tests_fuzz_replay_store_record_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/server
+tests_fuzz_replay_store_record_LDADD = $(VL_LIBS)
+if FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_store_record
+tests_fuzz_fuzz_store_record_SOURCES = tests/fuzz/fuzz_store_record.c
+tests_fuzz_fuzz_store_record_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/server
+tests_fuzz_fuzz_store_record_LDADD = $(VL_LIBS)
+tests_fuzz_fuzz_store_record_LDFLAGS = -fsanitize=fuzzer
+endif

@@ -283,3 +283,31 @@ store_status_t store_archive_stats(store_t *s, const char *archive, store_archiv
 	}
 	return st;
 }
+
+bool store_id_parse(const char *id, char archive[STORE_NAME_MAX + 1], uint64_t *seq)
+{
+	const char *dash = id ? strrchr(id, '-') : NULL;
+	if (!dash || dash == id || (size_t)(dash - id) > STORE_NAME_MAX)
+		return false;
+	const char *d = dash + 1;
+	if (*d < '1' || *d > '9')
+		return false; /* empty, leading zero, sign */
+	uint64_t v = 0;
+	for (; *d; d++) {
+		if (*d < '0' || *d > '9')
+			return false;
+		uint64_t k = (uint64_t)(*d - '0');
+		if (v > (UINT64_MAX - k) / 10)
+			return false;
+		v = v * 10 + k;
+	}
+	char name[STORE_NAME_MAX + 1];
+	memcpy(name, id, (size_t)(dash - id));
+	name[dash - id] = '\0';
+	bool is_log;
+	if (!store_name_valid(name, &is_log) || is_log)
+		return false;
+	memcpy(archive, name, sizeof name);
+	*seq = v;
+	return true;
+}

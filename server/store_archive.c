@@ -464,8 +464,10 @@ store_status_t store_archive_seg_new(store_t *s, store_archive_t *a)
 	keys_random(sg.key);
 	keys_wrap(a->akey, sg.key, ad.data, ad.len, sg.wrapped);
 	store_archive_seg_insert(a, &sg);
-	store_status_t st = store_archive_ks_write(a->dir, a->segs, a->nsegs);
 	pthread_mutex_unlock(&a->lock);
+	/* Only the writer changes the table, so it may read it unlocked; readers
+	 * are not held up by the keystore's fsyncs. */
+	store_status_t st = store_archive_ks_write(a->dir, a->segs, a->nsegs);
 	buf_free(&ad);
 	if (st != STORE_OK)
 		return st;

@@ -219,6 +219,26 @@ static void fill_text(uint8_t *p, size_t n, unsigned seed)
 
 /* ---- tests ---- */
 
+static void test_ids(void)
+{
+	char a[STORE_NAME_MAX + 1];
+	uint64_t q = 0;
+	ok(store_id_parse("default-17", a, &q) && !strcmp(a, "default") && q == 17,
+	   "parse default-17");
+	ok(store_id_parse("legal-2024-3", a, &q) && !strcmp(a, "legal-2024") && q == 3,
+	   "split on the last dash");
+	ok(store_id_parse("x-18446744073709551615", a, &q) && q == UINT64_MAX, "largest seq");
+	ok(!store_id_parse("x-18446744073709551616", a, &q), "overflow refused");
+	ok(!store_id_parse("default-0", a, &q), "seq 0 refused");
+	ok(!store_id_parse("default-01", a, &q), "leading zero refused");
+	ok(!store_id_parse("default-", a, &q) && !store_id_parse("-5", a, &q) &&
+	       !store_id_parse("default", a, &q) && !store_id_parse("default-1x", a, &q) &&
+	       !store_id_parse("default-+1", a, &q),
+	   "malformed ids refused");
+	ok(!store_id_parse("_audit-1", a, &q), "log records are not message ids");
+	ok(!store_id_parse("Bad-1", a, &q) && !store_id_parse(NULL, a, &q), "bad archive name");
+}
+
 static void test_basics(const char *root)
 {
 	config_t *cfg = make_cfg(root);
@@ -1082,6 +1102,7 @@ int main(int argc, char **argv)
 	    {"limits", test_limits},      {"torn", test_torn_tail},
 	    {"moved", test_moved_record}, {"fail", test_failclosed},
 	};
+	test_ids();
 	for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
 		char *root = tap_tmpdir(tests[i].tag);
 		tests[i].fn(root);

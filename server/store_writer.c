@@ -819,11 +819,14 @@ static store_status_t sync_archive(store_t *s, store_archive_t *a)
 	store_head_t h = {
 	    .seq = a->next_seq - 1, .segment = a->active_first, .end = a->active_size};
 	memcpy(h.link, a->link, sizeof h.link);
-	store_status_t st = store_archive_head_write(a, &h);
-	if (st == STORE_OK)
-		st = store_cat_set_last_seq(a->cat_w, h.seq);
+	/* The catalog goes first (its rows name only records just made durable),
+	 * so a reader that sees the new head — in this process or, through the
+	 * head file, the indexer — always finds its messages in the catalog. */
+	store_status_t st = store_cat_set_last_seq(a->cat_w, h.seq);
 	if (st == STORE_OK)
 		st = store_cat_commit(a->cat_w);
+	if (st == STORE_OK)
+		st = store_archive_head_write(a, &h);
 	if (st == STORE_OK) {
 		pthread_mutex_lock(&a->lock);
 		a->head = h;

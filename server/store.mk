@@ -1,2 +1,31 @@
 # Segment store: record format, keys, segments, writer thread, catalog, recovery, verify.
-libvellum_a_SOURCES += include/vellum/store.h
+libvellum_a_SOURCES += include/vellum/store.h include/vellum/keys.h \
+	server/store_private.h server/keys.c server/store.c server/store_record.c \
+	server/store_segment.c server/store_archive.c server/store_recover.c \
+	server/store_catalog.c server/store_writer.c server/store_read.c server/store_verify.c
+EXTRA_DIST += doc/format.md
+
+check_PROGRAMS += tests/unit/test_keys tests/unit/test_store_record tests/unit/test_store
+TESTS += tests/unit/test_keys tests/unit/test_store_record tests/unit/test_store
+tests_unit_test_keys_SOURCES = tests/unit/test_keys.c tests/unit/tap.h
+tests_unit_test_keys_LDADD = $(VL_LIBS)
+tests_unit_test_store_record_SOURCES = tests/unit/test_store_record.c tests/unit/tap.h
+tests_unit_test_store_record_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/server
+tests_unit_test_store_record_LDADD = $(VL_LIBS)
+tests_unit_test_store_SOURCES = tests/unit/test_store.c tests/unit/tap.h
+tests_unit_test_store_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/server
+tests_unit_test_store_LDADD = $(VL_LIBS)
+
+# Fuzz target for the record parsers (tests/fuzz/README.md).
+check_PROGRAMS += tests/fuzz/replay_store_record
+TESTS += tests/fuzz/replay_store_record
+tests_fuzz_replay_store_record_SOURCES = tests/fuzz/fuzz_store_record.c tests/fuzz/replay_main.c
+tests_fuzz_replay_store_record_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/server
+tests_fuzz_replay_store_record_LDADD = $(VL_LIBS)
+if FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_store_record
+tests_fuzz_fuzz_store_record_SOURCES = tests/fuzz/fuzz_store_record.c
+tests_fuzz_fuzz_store_record_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/server
+tests_fuzz_fuzz_store_record_LDADD = $(VL_LIBS)
+tests_fuzz_fuzz_store_record_LDFLAGS = -fsanitize=fuzzer
+endif

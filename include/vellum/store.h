@@ -56,6 +56,11 @@ typedef struct store_scan store_scan_t;
 #define STORE_NAME_MAX 64
 #define STORE_ADDR_MAX 1024
 
+/* Message ids: "<archive>-<seq>" (DESIGN.md §5), split on the last '-'.
+ * Parses into archive/seq; false unless the archive name is a valid mail
+ * archive name and seq a decimal number from 1 without leading zeros. */
+bool store_id_parse(const char *id, char archive[STORE_NAME_MAX + 1], uint64_t *seq);
+
 /* ---- opening ---- */
 
 typedef enum {

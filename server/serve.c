@@ -98,9 +98,9 @@ static int serve_write_ports(struct serve *sv)
 {
 	buf_t b = {0};
 	char addr[128];
-	for (size_t i = 0; i < sv->app->cfg->nlisteners; i++) {
+	for (size_t i = 0; i < smtp_server_listener_count(sv->smtp); i++) {
 		smtp_server_addr(sv->smtp, i, addr, sizeof addr);
-		buf_printf(&b, "smtp %s %s\n", sv->app->cfg->listeners[i].name, addr);
+		buf_printf(&b, "smtp %s %s\n", smtp_server_listener_name(sv->smtp, i), addr);
 	}
 	http_server_addr(sv->http, addr, sizeof addr);
 	buf_printf(&b, "http %s\n", addr);
@@ -200,6 +200,22 @@ static void serve_stop_indexer(struct serve *sv)
 	kill(sv->indexer_pid, SIGKILL);
 	waitpid(sv->indexer_pid, NULL, 0);
 	sv->indexer_pid = 0;
+}
+
+/* The SMTP router's view of the archives: the database's rows.  Called on
+ * the SMTP thread at start and after app->archives_gen changes. */
+static int serve_archives(void *arg, ingest_archive_list_t *out)
+{
+	app_t *app = arg;
+	db_archive_t *v;
+	size_t n;
+	if (db_archive_list(app->db, &v, &n) != DB_OK)
+		return -1; /* db logged why */
+	for (size_t i = 0; i < n; i++)
+		ingest_archive_list_add(out, v[i].name, (const char *const *)v[i].addresses,
+		                        v[i].naddresses);
+	db_archive_list_free(v, n);
+	return 0;
 }
 
 static void *serve_smtp_thread(void *arg)
@@ -315,9 +331,10 @@ int serve_main(const char *config_path, int argc, char **argv)
 	                                "1 while the indexer child runs", NULL);
 
 	int rc = 1;
-	if (smtp_server_new(app, &sv.smtp) != 0)
+	smtp_opts_t sopts = {.archives = serve_archives, .archives_arg = app};
+	if (smtp_server_new(app, &sopts, &sv.smtp) != SMTP_OK)
 		goto out;
-	if (http_server_new(app, &sv.http) != 0)
+	if (http_server_new(app, &sv.http) != HTTP_OK)
 		goto out;
 	if (serve_write_ports(&sv) != 0)
 		goto out;

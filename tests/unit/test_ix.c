@@ -448,6 +448,14 @@ static void test_visibility(ix_writer_t *w)
 	   "arrival in a month without a shard: ENOTFOUND, no shard created");
 	free(err);
 
+	/* The first arrival and a duplicate in the same uncommitted batch. */
+	put_plain(w, "alpha", 20, utc("2024-04-25T00:00:00Z"), "same batch", NULL);
+	const char *dup[] = {"dup-rcpt@example.org"};
+	ok(ix_writer_add_arrival(w, "alpha", 20, utc("2024-04-25T00:00:00Z"), dup, 1, &err) == IX_OK,
+	   "arrival of a message put in the same batch");
+	commit(w, "alpha", 72, 73);
+	finds("to:dup-rcpt@example.org", "alpha-20");
+
 	/* A long address is cut the same way when indexed and when searched. */
 	buf_t longaddr = {0};
 	for (int i = 0; i < 300; i++)

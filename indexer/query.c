@@ -331,10 +331,35 @@ static size_t quote_end(const lexer_t *lx, size_t i)
 	return e ? (size_t)(e - lx->q) : 0;
 }
 
+/* The values has: and is: know (terms the indexer adds; xapian.cc). */
+static const char *const has_values[] = {"attachment", NULL};
+static const char *const is_values[] = {"journal", "quarantined", "truncated", "nodate",
+                                        "unparsed", NULL};
+
+static bool value_known(const char *const *list, const char *v, size_t vn)
+{
+	for (; *list; list++)
+		if (strlen(*list) == vn && !strncasecmp(*list, v, vn))
+			return true;
+	return false;
+}
+
 /* Checks the value of a field; v/vn is the value without quotes. */
 static bool field_value_check(lexer_t *lx, const ixq_field_t *f, size_t at, const char *v,
                               size_t vn)
 {
+	if (f->id == IXQ_F_HAS || f->id == IXQ_F_IS) {
+		const char *const *list = f->id == IXQ_F_HAS ? has_values : is_values;
+		if (value_known(list, v, vn))
+			return true;
+		buf_t b = {0};
+		for (const char *const *l = list; *l; l++)
+			buf_printf(&b, "%s%s:%s", l == list ? "" : ", ", f->name, *l);
+		lex_fail(lx, at, "unknown %s:%.*s (known: %s)", f->name, (int)(vn < 40 ? vn : 40), v,
+		         (char *)b.data);
+		buf_free(&b);
+		return false;
+	}
 	if (f->kind != IXQ_TIME && f->kind != IXQ_SIZE)
 		return true;
 	char *val = xstrndup(v, vn), *err = NULL;

@@ -152,6 +152,10 @@ static void test_words_and_fields(void)
 	finds("budg*", "alpha-1");
 	finds("subject:quarterly", "alpha-1");
 	finds("subject:marketing", "");
+	finds("subject:\"quarterly budget\"", "alpha-1");
+	finds("subject:\"budget quarterly\"", "");
+	finds("body:marketing", "alpha-1");
+	finds("Is:Unparsed", "alpha-6");
 	finds("marketing", "alpha-1");
 	finds("tracker", "");
 	finds("htmlonlysecret", "");
@@ -349,6 +353,8 @@ static void test_query_errors(void)
 	query_error("date:2024-02-30", "cannot read");
 	query_error("after:2024..2025", "take one time");
 	query_error("size:>lots", "size: cannot read");
+	query_error("is:starred", "unknown is:starred (known: is:journal");
+	query_error("has:pdf", "unknown has:pdf");
 	query_error("budget OR -clause", "after an operator");
 	query_error("()", "empty parentheses");
 	query_error("* budget", "'*' alone");

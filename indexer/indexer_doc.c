@@ -14,6 +14,39 @@
 
 #include "indexer_private.h"
 
+/* Envelope strings are whatever the SMTP client sent: the result list gets
+ * them as valid UTF-8, other bytes shown as '?'. */
+static void append_clean(buf_t *b, const char *s)
+{
+	size_t n = strlen(s);
+	if (util_utf8_valid((const uint8_t *)s, n)) {
+		buf_append(b, s, n);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		buf_append_byte(b, (uint8_t)s[i] < 0x80 ? (uint8_t)s[i] : '?');
+}
+
+static char *clean_dup(const char *s)
+{
+	buf_t b = {0};
+	append_clean(&b, s ? s : "");
+	return b.data ? buf_steal(&b) : xstrdup("");
+}
+
+/* The subject for the result list: at most IX_SUBJECT_DISPLAY_MAX bytes,
+ * cut on a character boundary and marked. */
+static char *subject_display(const char *s)
+{
+	size_t n = strlen(s);
+	if (n <= IX_SUBJECT_DISPLAY_MAX)
+		return NULL;
+	size_t cut = IX_SUBJECT_DISPLAY_MAX - 3;
+	while (cut > 0 && ((uint8_t)s[cut] & 0xC0) == 0x80)
+		cut--;
+	return xasprintf("%.*s...", (int)cut, s);
+}
+
 static ix_addr_t *addrs_of(const mime_addrlist_t *l)
 {
 	ix_addr_t *v = xcalloc(l->n ? l->n : 1, sizeof *v);
@@ -34,7 +67,7 @@ static char *to_display(const mime_addrlist_t *l, const indexer_env_t *env)
 		if (l->n)
 			mime_addr_format(&l->v[i], &one);
 		else
-			buf_append_str(&one, env->rcpt[i]);
+			append_clean(&one, env->rcpt[i]);
 		if (shown && b.len + 2 + one.len > IX_TO_DISPLAY_MAX - 24)
 			break;
 		if (shown)
@@ -97,7 +130,7 @@ static uint32_t flags_of(const mime_info_t *mi)
 static void envelope_only(indexer_doc_t *d, const indexer_env_t *env)
 {
 	static const mime_addrlist_t none;
-	d->from_display = xstrdup(env->mail_from ? env->mail_from : "");
+	d->from_display = clean_dup(env->mail_from);
 	d->to_display = to_display(&none, env);
 	d->snippet = xstrdup("");
 }
@@ -133,11 +166,13 @@ void indexer_doc_build(indexer_doc_t *d, const indexer_env_t *env, const mime_in
 		if (mi->from.n)
 			mime_addr_format(&mi->from.v[0], &from);
 		else
-			buf_append_str(&from, env->mail_from ? env->mail_from : "");
+			append_clean(&from, env->mail_from ? env->mail_from : "");
 		d->from_display = buf_steal(&from);
 		d->to_display = to_display(&mi->to, env);
 		d->snippet = snippet_of(&mi->text);
 		x->subject = mi->subject;
+		d->subject_display = mi->subject ? subject_display(mi->subject) : NULL;
+		x->subject_display = d->subject_display;
 		x->message_id = mi->message_id;
 		x->body = (const char *)mi->text.data;
 		x->body_len = mi->text.len;
@@ -161,5 +196,6 @@ void indexer_doc_free(indexer_doc_t *d)
 	free(d->from_display);
 	free(d->to_display);
 	free(d->snippet);
+	free(d->subject_display);
 	memset(d, 0, sizeof *d);
 }

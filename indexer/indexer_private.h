@@ -28,7 +28,7 @@ typedef struct indexer_doc {
 	ix_doc_t doc;
 	ix_addr_t *addrs[IX_ADDR_KINDS];
 	const char **filenames;
-	char *from_display, *to_display, *snippet;
+	char *from_display, *to_display, *snippet, *subject_display;
 } indexer_doc_t;
 
 /* Builds the document of a message from its envelope and, when it parsed,

@@ -267,7 +267,7 @@ std::string data_encode(const ix_doc_t *d)
 	put_str(s, d->archive);
 	put_str(s, d->from_display);
 	put_str(s, d->to_display);
-	put_str(s, d->subject);
+	put_str(s, d->subject_display ? d->subject_display : d->subject);
 	put_str(s, d->snippet);
 	return s;
 }
@@ -841,6 +841,9 @@ std::vector<std::string> search_shards(const ix_t *ix, const ix_search_opts_t *o
 			need_archive(o->archives[i]);
 			archives.push_back(o->archives[i]);
 		}
+		/* An archive named twice must not count its mail twice. */
+		std::sort(archives.begin(), archives.end());
+		archives.erase(std::unique(archives.begin(), archives.end()), archives.end());
 	}
 	std::vector<std::pair<std::string, std::string>> shards;  /* month, path */
 	for (const std::string &a : archives)

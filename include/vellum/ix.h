@@ -54,6 +54,9 @@ const char *ix_strerror(ix_status_t st);
 /* Bytes of the "to" result field: the first recipients, then "(+N more)".
  * Every recipient is still indexed. */
 #define IX_TO_DISPLAY_MAX 512
+/* Bytes of the subject kept for the result list (a longer one ends in "..."
+ * there; it is indexed and shown in the message detail whole). */
+#define IX_SUBJECT_DISPLAY_MAX 1024
 
 /* ---- documents (indexer side) ---- */
 
@@ -87,7 +90,8 @@ typedef struct ix_doc {
 	int64_t received;            /* us, first arrival: selects the shard */
 	uint64_t size;               /* raw bytes */
 	uint32_t flags;              /* IX_F_* */
-	const char *subject;         /* or NULL */
+	const char *subject;         /* indexed whole, or NULL */
+	const char *subject_display; /* result-list subject (<= IX_SUBJECT_DISPLAY_MAX), or NULL */
 	const ix_addr_t *addrs[IX_ADDR_KINDS];
 	size_t naddrs[IX_ADDR_KINDS];
 	const char *from_display;    /* result-list "from", or NULL */

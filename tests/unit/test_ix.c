@@ -327,6 +327,10 @@ static void test_archive_restriction(void)
 	s = ids_opts("archive:alpha", &beta, NULL);
 	is_str(s, "", "archive: cannot widen the caller's archives");
 	free(s);
+	ix_search_opts_t twice = {.archives = (const char *[]){"beta", "beta"}, .narchives = 2};
+	s = ids_opts("*", &twice, NULL);
+	is_str(s, "beta-1", "an archive listed twice counts once");
+	free(s);
 	ix_search_opts_t unknown = {.archives = (const char *[]){"gamma"}, .narchives = 1};
 	s = ids_opts("*", &unknown, NULL);
 	is_str(s, "", "an archive without shards: no results");
@@ -475,6 +479,51 @@ static void test_visibility(ix_writer_t *w)
 	buf_free(&longaddr);
 }
 
+/* Result-list fields stay bounded and valid UTF-8 whatever arrived. */
+static void test_display_fields(ix_writer_t *w)
+{
+	buf_t raw = {0};
+	buf_append_str(&raw, "From: x@example.com\nSubject: ");
+	for (int i = 0; i < 500; i++)
+		buf_append_str(&raw, "longsubject ");
+	buf_append_str(&raw, "lastword\n\nbody\n");
+	mime_msg_t *m = NULL;
+	mime_parse(raw.data, raw.len, NULL, &m);
+	const char *rcpt[] = {"r\xff@example.org"};
+	indexer_env_t env = {.archive = "gamma", .seq = 1, .received = utc("2024-05-01"),
+	                     .size = raw.len, .mail_from = "s\xfe@example.org", .rcpt = rcpt,
+	                     .nrcpt = 1};
+	indexer_doc_t d;
+	indexer_doc_build(&d, &env, mime_msg_info(m), 0);
+	char *err = NULL;
+	ok(ix_writer_put(w, &d.doc, &err) == IX_OK, "long subject indexed");
+	indexer_doc_free(&d);
+	mime_msg_free(m);
+	indexer_doc_build(&d, &env, NULL, 0);
+	d.doc.seq = 2;
+	ok(ix_writer_put(w, &d.doc, &err) == IX_OK, "envelope-only with 8-bit envelope indexed");
+	indexer_doc_free(&d);
+	commit(w, "gamma", 0, 2);
+	buf_free(&raw);
+
+	ix_result_t *r = NULL;
+	ix_search_opts_t o = {.archives = (const char *[]){"gamma"}, .narchives = 1,
+	                      .sort = IX_SORT_DATE_ASC};
+	free(ids_opts("lastword", &o, &r));
+	ok(r && r->nhits == 1, "the last word of a long subject is indexed");
+	if (r && r->nhits == 1) {
+		size_t n = strlen(r->hits[0].subject);
+		ok(n <= IX_SUBJECT_DISPLAY_MAX && !strcmp(r->hits[0].subject + n - 3, "..."),
+		   "result-list subject cut at IX_SUBJECT_DISPLAY_MAX and marked");
+	}
+	ix_result_free(r);
+	free(ids_opts("is:unparsed", &o, &r));
+	ok(r && r->nhits == 1 && !strcmp(r->hits[0].from, "s?@example.org") &&
+	       !strcmp(r->hits[0].to, "r?@example.org"),
+	   "8-bit envelope bytes shown as '?'");
+	ix_result_free(r);
+}
+
 static void test_checkpoints(ix_writer_t *w, const char *dir)
 {
 	char *err = NULL;
@@ -536,6 +585,7 @@ int main(void)
 	test_query_errors();
 	test_time_values();
 	test_visibility(w);
+	test_display_fields(w);
 	test_checkpoints(w, dir);
 
 	ix_close(ix);

@@ -55,13 +55,13 @@
 
 typedef struct arch {
 	char *name;
-	store_scan_t *scan;      /* open while tailing; NULL before resume or after an error */
-	uint64_t pos;            /* last record handled */
-	uint64_t batch_from;     /* pos when the uncommitted batch began */
-	size_t pending;          /* records handled since the last commit */
-	int64_t batch_started;   /* monotonic us of the first of them */
-	int64_t retry_at;        /* monotonic us; 0 = now */
-	bool seen;               /* still listed by the store (refresh) */
+	store_scan_t *scan;    /* open while tailing; NULL before resume or after an error */
+	uint64_t pos;          /* last record handled */
+	uint64_t batch_from;   /* pos when the uncommitted batch began */
+	size_t pending;        /* records handled since the last commit */
+	int64_t batch_started; /* monotonic us of the first of them */
+	int64_t retry_at;      /* monotonic us; 0 = now */
+	bool seen;             /* still listed by the store (refresh) */
 } arch_t;
 
 typedef struct indexer {
@@ -72,9 +72,9 @@ typedef struct indexer {
 	pid_t parent;
 	arch_t *arch;
 	size_t narch;
-	int64_t archives_at;     /* monotonic us of the last archive list refresh */
+	int64_t archives_at; /* monotonic us of the last archive list refresh */
 	bool stop;
-	bool failed;             /* an index write failed: exit 1 */
+	bool failed; /* an index write failed: exit 1 */
 } indexer_t;
 
 /* ---- signals ---- */
@@ -221,10 +221,14 @@ static void index_message(indexer_t *ix, arch_t *a, const store_scan_item_t *it)
 	else
 		m = indexer_parse(&raw);
 	indexer_env_t env = {
-		.archive = a->name, .seq = it->msg_seq, .record_seq = it->record_seq,
-		.received = arr ? arr->received : 0, .size = it->size,
-		.mail_from = arr ? arr->mail_from : NULL,
-		.rcpt = arr ? (const char *const *)arr->rcpt : NULL, .nrcpt = arr ? arr->nrcpt : 0,
+	    .archive = a->name,
+	    .seq = it->msg_seq,
+	    .record_seq = it->record_seq,
+	    .received = arr ? arr->received : 0,
+	    .size = it->size,
+	    .mail_from = arr ? arr->mail_from : NULL,
+	    .rcpt = arr ? (const char *const *)arr->rcpt : NULL,
+	    .nrcpt = arr ? arr->nrcpt : 0,
 	};
 	indexer_doc_t d;
 	indexer_doc_build(&d, &env, m ? mime_msg_info(m) : NULL,
@@ -262,18 +266,13 @@ static void index_arrival(indexer_t *ix, arch_t *a, const store_scan_item_t *it)
 static void indexer_item(indexer_t *ix, arch_t *a, const store_scan_item_t *it)
 {
 	switch (it->type) {
-	case STORE_ITEM_MESSAGE:
-		index_message(ix, a, it);
-		break;
-	case STORE_ITEM_ARRIVAL:
-		index_arrival(ix, a, it);
-		break;
+	case STORE_ITEM_MESSAGE: index_message(ix, a, it); break;
+	case STORE_ITEM_ARRIVAL: index_arrival(ix, a, it); break;
 	case STORE_ITEM_DELETION:
 		/* Retention and purges remove documents (the retention issue). */
 		log_debug("indexer.deletion", "archive=%s ids=%zu", a->name, it->ndeleted);
 		break;
-	case STORE_ITEM_LOG:
-		break;
+	case STORE_ITEM_LOG: break;
 	}
 }
 

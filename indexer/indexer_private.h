@@ -14,12 +14,12 @@
  * document builder can be tested without a store. */
 typedef struct indexer_env {
 	const char *archive;
-	uint64_t seq;              /* message sequence */
-	uint64_t record_seq;       /* chain position of the first arrival */
-	int64_t received;          /* us */
-	uint64_t size;             /* raw bytes */
-	const char *mail_from;     /* envelope sender or NULL */
-	const char *const *rcpt;   /* envelope recipients */
+	uint64_t seq;            /* message sequence */
+	uint64_t record_seq;     /* chain position of the first arrival */
+	int64_t received;        /* us */
+	uint64_t size;           /* raw bytes */
+	const char *mail_from;   /* envelope sender or NULL */
+	const char *const *rcpt; /* envelope recipients */
 	size_t nrcpt;
 } indexer_env_t;
 

@@ -18,24 +18,38 @@ extern "C" {
 
 /* How a field's value is read. */
 typedef enum {
-	IXQ_TEXT = 1,   /* words and phrases with a term prefix (subject:, filename:) */
-	IXQ_ADDR,       /* an address, a domain, or words of names (from:, to:, ...) */
-	IXQ_EXACT,      /* one exact, case-insensitive term (archive:, message-id:) */
-	IXQ_TIME,       /* a date, month, year, relative time, or A..B */
-	IXQ_SIZE,       /* >N, <N, >=N, <=N, N..M with K M G */
+	IXQ_TEXT = 1, /* words and phrases with a term prefix (subject:, filename:) */
+	IXQ_ADDR,     /* an address, a domain, or words of names (from:, to:, ...) */
+	IXQ_EXACT,    /* one exact, case-insensitive term (archive:, message-id:) */
+	IXQ_TIME,     /* a date, month, year, relative time, or A..B */
+	IXQ_SIZE,     /* >N, <N, >=N, <=N, N..M with K M G */
 } ixq_kind_t;
 
 typedef enum {
-	IXQ_F_FROM = 1, IXQ_F_TO, IXQ_F_CC, IXQ_F_BCC, IXQ_F_PARTICIPANT,
-	IXQ_F_SUBJECT, IXQ_F_BODY, IXQ_F_FILENAME, IXQ_F_ATTACHMENT,
-	IXQ_F_MESSAGE_ID, IXQ_F_ARCHIVE, IXQ_F_HAS, IXQ_F_IS,
-	IXQ_F_DATE, IXQ_F_RECEIVED, IXQ_F_AFTER, IXQ_F_BEFORE, IXQ_F_SIZE,
+	IXQ_F_FROM = 1,
+	IXQ_F_TO,
+	IXQ_F_CC,
+	IXQ_F_BCC,
+	IXQ_F_PARTICIPANT,
+	IXQ_F_SUBJECT,
+	IXQ_F_BODY,
+	IXQ_F_FILENAME,
+	IXQ_F_ATTACHMENT,
+	IXQ_F_MESSAGE_ID,
+	IXQ_F_ARCHIVE,
+	IXQ_F_HAS,
+	IXQ_F_IS,
+	IXQ_F_DATE,
+	IXQ_F_RECEIVED,
+	IXQ_F_AFTER,
+	IXQ_F_BEFORE,
+	IXQ_F_SIZE,
 } ixq_field_id_t;
 
 typedef struct ixq_field {
-	const char *name;      /* as typed before ':' (any case) */
-	const char *qp_name;   /* as handed to the QueryParser, whose field names
-	                          cannot hold '-' */
+	const char *name;    /* as typed before ':' (any case) */
+	const char *qp_name; /* as handed to the QueryParser, whose field names
+	                        cannot hold '-' */
 	ixq_field_id_t id;
 	ixq_kind_t kind;
 } ixq_field_t;

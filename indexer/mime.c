@@ -27,8 +27,8 @@
 #define MIME_HEADERS_MAX 10000
 
 struct mime_msg {
-	GMimeMessage *msg;     /* NULL when GMime found no message (MIME_F_UNPARSED) */
-	GMimeObject **objs;    /* part num-1 -> entity, borrowed from msg */
+	GMimeMessage *msg;  /* NULL when GMime found no message (MIME_F_UNPARSED) */
+	GMimeObject **objs; /* part num-1 -> entity, borrowed from msg */
 	mime_info_t info;
 };
 
@@ -37,7 +37,7 @@ typedef struct walk {
 	mime_msg_t *m;
 	const mime_opts_t *opts;
 	size_t objs_cap;
-	bool have_text;        /* a body part was already taken as text */
+	bool have_text; /* a body part was already taken as text */
 } walk_t;
 
 static pthread_once_t mime_once = PTHREAD_ONCE_INIT;
@@ -119,18 +119,19 @@ static void addr_push(mime_addrlist_t *l, size_t *cap, const char *name, const c
 
 /* Flattens groups ("undisclosed-recipients:;" has no members; a group's
  * members are listed as if they stood alone). */
-static void addr_collect(InternetAddressList *il, mime_addrlist_t *l, size_t *cap,
-                         uint32_t *flags, int depth)
+static void addr_collect(InternetAddressList *il, mime_addrlist_t *l, size_t *cap, uint32_t *flags,
+                         int depth)
 {
 	int n = il ? internet_address_list_length(il) : 0;
 	for (int i = 0; i < n; i++) {
 		InternetAddress *ia = internet_address_list_get_address(il, i);
 		if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
 			addr_push(l, cap, internet_address_get_name(ia),
-			          internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)), flags);
+			          internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)),
+			          flags);
 		} else if (INTERNET_ADDRESS_IS_GROUP(ia) && depth < 2) {
-			addr_collect(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)), l,
-			             cap, flags, depth + 1);
+			addr_collect(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)),
+			             l, cap, flags, depth + 1);
 		}
 	}
 }
@@ -342,7 +343,8 @@ static uint64_t part_take_text(walk_t *w, GMimePart *part, bool html)
 	buf_free(&raw);
 	if (html) {
 		buf_t txt = {0};
-		size_t room = MIME_TEXT_MAX - (in->text.len < MIME_TEXT_MAX ? in->text.len : MIME_TEXT_MAX);
+		size_t room =
+		    MIME_TEXT_MAX - (in->text.len < MIME_TEXT_MAX ? in->text.len : MIME_TEXT_MAX);
 		size_t cut = mime_html_to_text((const char *)utf.data, utf.len, &txt, room);
 		if (cut) {
 			in->text_cut += cut;
@@ -390,8 +392,8 @@ static unsigned part_add(walk_t *w, GMimeObject *obj, unsigned parent, unsigned 
 	return p->num;
 }
 
-static void walk_object(walk_t *w, GMimeObject *obj, unsigned parent, unsigned depth,
-                        bool as_body, bool in_related);
+static void walk_object(walk_t *w, GMimeObject *obj, unsigned parent, unsigned depth, bool as_body,
+                        bool in_related);
 
 static bool is_type(GMimeObject *o, const char *type, const char *sub)
 {
@@ -429,7 +431,8 @@ static void walk_leaf(walk_t *w, GMimePart *part, unsigned num, bool as_body, bo
 		p->attachment = !inline_cid;
 		if (p->attachment)
 			w->m->info.attachment_count++;
-		if (is_type(o, "application", "pkcs7-mime") || is_type(o, "application", "pgp-encrypted"))
+		if (is_type(o, "application", "pkcs7-mime") ||
+		    is_type(o, "application", "pgp-encrypted"))
 			w->m->info.flags |= MIME_F_ENCRYPTED;
 	}
 	if (!w->opts->no_part_sizes)
@@ -478,8 +481,8 @@ static void walk_multipart(walk_t *w, GMimeMultipart *mp, unsigned num, unsigned
 	}
 }
 
-static void walk_object(walk_t *w, GMimeObject *obj, unsigned parent, unsigned depth,
-                        bool as_body, bool in_related)
+static void walk_object(walk_t *w, GMimeObject *obj, unsigned parent, unsigned depth, bool as_body,
+                        bool in_related)
 {
 	if (!obj)
 		return;
@@ -505,7 +508,8 @@ static void walk_object(walk_t *w, GMimeObject *obj, unsigned parent, unsigned d
 			const char *subj = g_mime_message_get_subject(inner);
 			if (subj)
 				text_add(&w->m->info, subj, strlen(subj));
-			walk_object(w, g_mime_message_get_mime_part(inner), num, depth + 1, true, false);
+			walk_object(w, g_mime_message_get_mime_part(inner), num, depth + 1, true,
+			            false);
 		}
 	} else if (GMIME_IS_PART(obj)) {
 		walk_leaf(w, GMIME_PART(obj), num, as_body, in_related);
@@ -526,11 +530,8 @@ static void on_warning(gint64 offset, GMimeParserWarning code, const gchar *item
 	case GMIME_CRIT_INVALID_HEADER_NAME:
 	case GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY:
 	case GMIME_CRIT_NESTING_OVERFLOW:
-	case GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT:
-		*flags |= MIME_F_MALFORMED;
-		break;
-	default:
-		break;
+	case GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT: *flags |= MIME_F_MALFORMED; break;
+	default: break;
 	}
 }
 

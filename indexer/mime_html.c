@@ -22,10 +22,10 @@
 
 typedef struct html_out {
 	buf_t *b;
-	size_t max;       /* bytes we may still append */
-	size_t dropped;   /* bytes that did not fit */
-	int pending;      /* 0 none, 1 space, 2 newline, 3 blank line: emitted lazily */
-	bool started;     /* something was written (no leading white space) */
+	size_t max;     /* bytes we may still append */
+	size_t dropped; /* bytes that did not fit */
+	int pending;    /* 0 none, 1 space, 2 newline, 3 blank line: emitted lazily */
+	bool started;   /* something was written (no leading white space) */
 } html_out_t;
 
 static void out_bytes(html_out_t *o, const char *p, size_t n)
@@ -93,16 +93,14 @@ static const struct {
 	const char *name;
 	uint32_t cp;
 } html_entities[] = {
-	{"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''},
-	{"nbsp", 0xA0}, {"copy", 0xA9}, {"reg", 0xAE}, {"trade", 0x2122},
-	{"hellip", 0x2026}, {"mdash", 0x2014}, {"ndash", 0x2013}, {"lsquo", 0x2018},
-	{"rsquo", 0x2019}, {"ldquo", 0x201C}, {"rdquo", 0x201D}, {"bull", 0x2022},
-	{"euro", 0x20AC}, {"pound", 0xA3}, {"yen", 0xA5}, {"cent", 0xA2},
-	{"sect", 0xA7}, {"deg", 0xB0}, {"middot", 0xB7}, {"laquo", 0xAB},
-	{"raquo", 0xBB}, {"times", 0xD7}, {"eacute", 0xE9}, {"egrave", 0xE8},
-	{"agrave", 0xE0}, {"auml", 0xE4}, {"ouml", 0xF6}, {"uuml", 0xFC},
-	{"Auml", 0xC4}, {"Ouml", 0xD6}, {"Uuml", 0xDC}, {"szlig", 0xDF},
-	{"ccedil", 0xE7}, {"zwnj", 0x200C}, {"zwj", 0x200D},
+    {"amp", '&'},      {"lt", '<'},       {"gt", '>'},       {"quot", '"'},     {"apos", '\''},
+    {"nbsp", 0xA0},    {"copy", 0xA9},    {"reg", 0xAE},     {"trade", 0x2122}, {"hellip", 0x2026},
+    {"mdash", 0x2014}, {"ndash", 0x2013}, {"lsquo", 0x2018}, {"rsquo", 0x2019}, {"ldquo", 0x201C},
+    {"rdquo", 0x201D}, {"bull", 0x2022},  {"euro", 0x20AC},  {"pound", 0xA3},   {"yen", 0xA5},
+    {"cent", 0xA2},    {"sect", 0xA7},    {"deg", 0xB0},     {"middot", 0xB7},  {"laquo", 0xAB},
+    {"raquo", 0xBB},   {"times", 0xD7},   {"eacute", 0xE9},  {"egrave", 0xE8},  {"agrave", 0xE0},
+    {"auml", 0xE4},    {"ouml", 0xF6},    {"uuml", 0xFC},    {"Auml", 0xC4},    {"Ouml", 0xD6},
+    {"Uuml", 0xDC},    {"szlig", 0xDF},   {"ccedil", 0xE7},  {"zwnj", 0x200C},  {"zwj", 0x200D},
 };
 
 /* Decodes a character reference at s[i] == '&'.  Returns the bytes consumed
@@ -119,9 +117,10 @@ static size_t entity(const char *s, size_t i, size_t n, uint32_t *cp)
 		size_t digits = 0;
 		for (; j < n && digits < 8; j++, digits++) {
 			char c = s[j];
-			int d = c >= '0' && c <= '9' ? c - '0'
+			int d = c >= '0' && c <= '9'          ? c - '0'
 			        : hex && c >= 'a' && c <= 'f' ? c - 'a' + 10
-			        : hex && c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+			        : hex && c >= 'A' && c <= 'F' ? c - 'A' + 10
+			                                      : -1;
 			if (d < 0)
 				break;
 			v = v * (hex ? 16 : 10) + (uint32_t)d;
@@ -140,7 +139,8 @@ static size_t entity(const char *s, size_t i, size_t n, uint32_t *cp)
 		k++;
 	size_t len = k - j;
 	for (size_t e = 0; len && e < sizeof html_entities / sizeof html_entities[0]; e++) {
-		if (strlen(html_entities[e].name) == len && !memcmp(html_entities[e].name, s + j, len)) {
+		if (strlen(html_entities[e].name) == len &&
+		    !memcmp(html_entities[e].name, s + j, len)) {
 			*cp = html_entities[e].cp;
 			return (k < n && s[k] == ';' ? k + 1 : k) - i;
 		}
@@ -156,12 +156,13 @@ static bool name_is(const char *name, const char *const *list)
 	return false;
 }
 
-static const char *const html_skip_content[] = {"script", "style", "head", "template",
+static const char *const html_skip_content[] = {"script",   "style", "head", "template",
                                                 "noscript", "title", NULL};
 static const char *const html_blocks[] = {
-	"p", "div", "br", "tr", "li", "ul", "ol", "table", "h1", "h2", "h3", "h4", "h5", "h6",
-	"blockquote", "pre", "hr", "dt", "dd", "section", "article", "header", "footer",
-	"address", "center", "form", "body", NULL};
+    "p",          "div",    "br",      "tr",     "li",   "ul",      "ol",
+    "table",      "h1",     "h2",      "h3",     "h4",   "h5",      "h6",
+    "blockquote", "pre",    "hr",      "dt",     "dd",   "section", "article",
+    "header",     "footer", "address", "center", "form", "body",    NULL};
 
 /* Index just past the '>' that ends the tag starting at s[i] == '<',
  * honouring quoted attribute values; n when unterminated. */

@@ -30,25 +30,25 @@
 #define IXQ_TOKENS_MAX 8192
 
 const ixq_field_t ixq_fields[] = {
-	{"from", "from", IXQ_F_FROM, IXQ_ADDR},
-	{"to", "to", IXQ_F_TO, IXQ_ADDR},
-	{"cc", "cc", IXQ_F_CC, IXQ_ADDR},
-	{"bcc", "bcc", IXQ_F_BCC, IXQ_ADDR},
-	{"participant", "participant", IXQ_F_PARTICIPANT, IXQ_ADDR},
-	{"subject", "subject", IXQ_F_SUBJECT, IXQ_TEXT},
-	{"body", "body", IXQ_F_BODY, IXQ_TEXT},
-	{"filename", "filename", IXQ_F_FILENAME, IXQ_TEXT},
-	{"attachment", "attachment", IXQ_F_ATTACHMENT, IXQ_TEXT},
-	{"message-id", "messageid", IXQ_F_MESSAGE_ID, IXQ_EXACT},
-	{"archive", "archive", IXQ_F_ARCHIVE, IXQ_EXACT},
-	{"has", "has", IXQ_F_HAS, IXQ_EXACT},
-	{"is", "is", IXQ_F_IS, IXQ_EXACT},
-	{"date", "date", IXQ_F_DATE, IXQ_TIME},
-	{"received", "received", IXQ_F_RECEIVED, IXQ_TIME},
-	{"after", "after", IXQ_F_AFTER, IXQ_TIME},
-	{"before", "before", IXQ_F_BEFORE, IXQ_TIME},
-	{"size", "size", IXQ_F_SIZE, IXQ_SIZE},
-	{NULL, NULL, 0, 0},
+    {"from", "from", IXQ_F_FROM, IXQ_ADDR},
+    {"to", "to", IXQ_F_TO, IXQ_ADDR},
+    {"cc", "cc", IXQ_F_CC, IXQ_ADDR},
+    {"bcc", "bcc", IXQ_F_BCC, IXQ_ADDR},
+    {"participant", "participant", IXQ_F_PARTICIPANT, IXQ_ADDR},
+    {"subject", "subject", IXQ_F_SUBJECT, IXQ_TEXT},
+    {"body", "body", IXQ_F_BODY, IXQ_TEXT},
+    {"filename", "filename", IXQ_F_FILENAME, IXQ_TEXT},
+    {"attachment", "attachment", IXQ_F_ATTACHMENT, IXQ_TEXT},
+    {"message-id", "messageid", IXQ_F_MESSAGE_ID, IXQ_EXACT},
+    {"archive", "archive", IXQ_F_ARCHIVE, IXQ_EXACT},
+    {"has", "has", IXQ_F_HAS, IXQ_EXACT},
+    {"is", "is", IXQ_F_IS, IXQ_EXACT},
+    {"date", "date", IXQ_F_DATE, IXQ_TIME},
+    {"received", "received", IXQ_F_RECEIVED, IXQ_TIME},
+    {"after", "after", IXQ_F_AFTER, IXQ_TIME},
+    {"before", "before", IXQ_F_BEFORE, IXQ_TIME},
+    {"size", "size", IXQ_F_SIZE, IXQ_SIZE},
+    {NULL, NULL, 0, 0},
 };
 
 const ixq_field_t *ixq_field_find(const char *name, size_t len)
@@ -121,8 +121,12 @@ static bool time_abs(const char *s, size_t n, int64_t *start, int64_t *end)
 	if (i != n || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
 	    se > 59)
 		return false;
-	struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-	                .tm_hour = h, .tm_min = mi, .tm_sec = se};
+	struct tm tm = {.tm_year = y - 1900,
+	                .tm_mon = mo - 1,
+	                .tm_mday = d,
+	                .tm_hour = h,
+	                .tm_min = mi,
+	                .tm_sec = se};
 	*start = (int64_t)timegm(&tm) * UTIL_US_PER_SEC;
 	switch (unit) {
 	case YEAR: tm.tm_year++; break;
@@ -162,7 +166,8 @@ static bool time_one(const char *s, size_t n, int64_t now, int64_t *start, int64
 static char *time_err(const char *v)
 {
 	return xasprintf("cannot read '%s' as a time (use 2024-03-01, 2024-03, 2024, "
-	                 "2024-03-01T12:00, 12h, 7d, 2w, 3mo, or A..B)", v);
+	                 "2024-03-01T12:00, 12h, 7d, 2w, 3mo, or A..B)",
+	                 v);
 }
 
 bool ixq_time_range(ixq_field_id_t id, const char *v, int64_t now, int64_t *lo, int64_t *hi,
@@ -197,7 +202,7 @@ bool ixq_time_range(ixq_field_id_t id, const char *v, int64_t now, int64_t *lo, 
 	if (id == IXQ_F_BEFORE)
 		*hi = s1 - 1;
 	else if (id == IXQ_F_AFTER || r1)
-		*lo = s1;  /* relative: "received:24h" = within the last 24 hours */
+		*lo = s1; /* relative: "received:24h" = within the last 24 hours */
 	else {
 		*lo = s1;
 		*hi = e1 - 1;
@@ -227,7 +232,8 @@ bool ixq_size_range(const char *v, uint64_t *lo, uint64_t *hi, char **err)
 	*hi = UINT64_MAX;
 	if (dots) {
 		size_t n1 = (size_t)(dots - v), n2 = strlen(dots + 2);
-		good = (n1 || n2) && (!n1 || size_one(v, n1, &a)) && (!n2 || size_one(dots + 2, n2, &b));
+		good = (n1 || n2) && (!n1 || size_one(v, n1, &a)) &&
+		       (!n2 || size_one(dots + 2, n2, &b));
 		if (good && n1)
 			*lo = a;
 		if (good && n2)
@@ -261,10 +267,10 @@ typedef enum { T_TERM, T_OP, T_NOT, T_OPEN, T_CLOSE } tok_type_t;
 
 typedef struct tok {
 	tok_type_t type;
-	size_t start, len;   /* in the query */
-	bool hate;           /* "-term" */
+	size_t start, len; /* in the query */
+	bool hate;         /* "-term" */
 	int depth;
-	size_t namelen;      /* field:value: length of the field name, else 0 */
+	size_t namelen; /* field:value: length of the field name, else 0 */
 } tok_t;
 
 typedef struct lexer {
@@ -274,7 +280,7 @@ typedef struct lexer {
 	tok_t *toks;
 	size_t ntoks, cap;
 	char *err;
-	size_t namelen;      /* set by lex_term for a field:value */
+	size_t namelen; /* set by lex_term for a field:value */
 } lexer_t;
 
 /* 1-based column of byte offset i, counting UTF-8 characters. */
@@ -288,7 +294,7 @@ static size_t column(const char *q, size_t i)
 }
 
 static bool lex_fail(lexer_t *lx, size_t at, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static bool lex_fail(lexer_t *lx, size_t at, const char *fmt, ...)
 {
 	buf_t b = {0};
@@ -333,8 +339,8 @@ static size_t quote_end(const lexer_t *lx, size_t i)
 
 /* The values has: and is: know (terms the indexer adds; xapian.cc). */
 static const char *const has_values[] = {"attachment", NULL};
-static const char *const is_values[] = {"journal", "quarantined", "truncated", "nodate",
-                                        "unparsed", NULL};
+static const char *const is_values[] = {"journal", "quarantined", "truncated",
+                                        "nodate",  "unparsed",    NULL};
 
 static bool value_known(const char *const *list, const char *v, size_t vn)
 {
@@ -355,8 +361,8 @@ static bool field_value_check(lexer_t *lx, const ixq_field_t *f, size_t at, cons
 		buf_t b = {0};
 		for (const char *const *l = list; *l; l++)
 			buf_printf(&b, "%s%s:%s", l == list ? "" : ", ", f->name, *l);
-		lex_fail(lx, at, "unknown %s:%.*s (known: %s)", f->name, (int)(vn < 40 ? vn : 40), v,
-		         (char *)b.data);
+		lex_fail(lx, at, "unknown %s:%.*s (known: %s)", f->name, (int)(vn < 40 ? vn : 40),
+		         v, (char *)b.data);
 		buf_free(&b);
 		return false;
 	}
@@ -405,16 +411,20 @@ static size_t lex_term(lexer_t *lx, size_t start)
 	const ixq_field_t *f = ixq_field_find(q + i, k - i);
 	size_t v = k + 1;
 	if (v >= lx->n || is_space(q[v]) || q[v] == ')') {
-		if (!f)  /* "re: hello": a word ending in ':' */
+		if (!f) /* "re: hello": a word ending in ':' */
 			return v;
 		return lex_fail(lx, i, "'%s:' needs a value", name), 0;
 	}
 	if (!f)
-		return lex_fail(lx, i, "unknown field '%s' (put the words in quotes to search for them)",
-		                name), 0;
+		return lex_fail(lx, i,
+		                "unknown field '%s' (put the words in quotes to search for them)",
+		                name),
+		       0;
 	if (q[v] == '(')
-		return lex_fail(lx, v, "'%s:(...)' is not supported: repeat the field for each value",
-		                name), 0;
+		return lex_fail(lx, v,
+		                "'%s:(...)' is not supported: repeat the field for each value",
+		                name),
+		       0;
 	size_t vs = v, ve;
 	if (q[v] == '"') {
 		size_t e = quote_end(lx, v);
@@ -447,8 +457,8 @@ static bool lex_all(lexer_t *lx)
 	const char *q = lx->q;
 	int depth = 0;
 	size_t open_at[IXQ_DEPTH_MAX];
-	bool expect = true;          /* an operand must come next */
-	tok_type_t prev = T_OPEN;    /* the start behaves like '(' */
+	bool expect = true;       /* an operand must come next */
+	tok_type_t prev = T_OPEN; /* the start behaves like '(' */
 	while (lx->i < lx->n) {
 		size_t i = lx->i;
 		if (is_space(q[i])) {
@@ -495,10 +505,13 @@ static bool lex_all(lexer_t *lx)
 			return false;
 		size_t len = e - s;
 		if (!hate && !love &&
-		    (is_word(lx, s, len, "AND") || is_word(lx, s, len, "OR") || is_word(lx, s, len, "XOR"))) {
+		    (is_word(lx, s, len, "AND") || is_word(lx, s, len, "OR") ||
+		     is_word(lx, s, len, "XOR"))) {
 			if (expect)
 				return lex_fail(lx, s, "'%s' needs a term before it",
-				                is_word(lx, s, len, "AND") ? "AND" : len == 2 ? "OR" : "XOR");
+				                is_word(lx, s, len, "AND") ? "AND"
+				                : len == 2                 ? "OR"
+				                                           : "XOR");
 			if (!tok_push(lx, T_OP, s, len, false, depth))
 				return false;
 			expect = true;
@@ -512,10 +525,12 @@ static bool lex_all(lexer_t *lx)
 			prev = T_NOT;
 		} else {
 			if ((hate || love) && (prev == T_OP || prev == T_NOT))
-				return lex_fail(lx, i, "'%s' after an operator: write NOT instead of '-'",
+				return lex_fail(lx, i,
+				                "'%s' after an operator: write NOT instead of '-'",
 				                hate ? "-" : "+");
 			if (is_word(lx, s, len, "*"))
-				return lex_fail(lx, s, "'*' alone matches everything and cannot be combined");
+				return lex_fail(
+				    lx, s, "'*' alone matches everything and cannot be combined");
 			if (!tok_push(lx, T_TERM, s, len, hate, depth))
 				return false;
 			expect = false;

@@ -51,7 +51,8 @@ extern "C" {
 }
 #include "ix_private.h"
 
-namespace {
+namespace
+{
 
 const Xapian::valueno SLOT_DATE = 0, SLOT_RECEIVED = 1, SLOT_SIZE = 2;
 const char META_FORMAT[] = "vellum.format", META_DONE[] = "vellum.done",
@@ -74,8 +75,8 @@ struct AddrPrefix {
 	const char *addr, *domain, *words;
 };
 const AddrPrefix ADDR_PREFIX[IX_ADDR_KINDS] = {
-	{"XF", "XFD", "XFW"}, {"XT", "XTD", "XTW"}, {"XC", "XCD", "XCW"},
-	{"XB", "XBD", "XBW"}, {"XJ", "XJD", "XJW"},
+    {"XF", "XFD", "XFW"}, {"XT", "XTD", "XTW"}, {"XC", "XCD", "XCW"},
+    {"XB", "XBD", "XBW"}, {"XJ", "XJD", "XJW"},
 };
 
 /* ---- errors ---- */
@@ -106,45 +107,58 @@ ix_status_t fail_xapian(char **err, ix_status_t st, const Xapian::Error &e)
 
 /* The catch clauses every exported function ends with.  Xapian's exception
  * classes are not polymorphic: one clause per class, most derived first. */
-#define IX_CATCH(err)                                                          \
-	catch (const IxError &e) {                                             \
-		return fail(err, e.st, e.msg);                                 \
-	}                                                                      \
-	catch (const Xapian::QueryParserError &e) {                            \
-		return fail_xapian(err, IX_EQUERY, e);                         \
-	}                                                                      \
-	catch (const Xapian::DatabaseLockError &e) {                           \
-		return fail_xapian(err, IX_ELOCKED, e);                        \
-	}                                                                      \
-	catch (const Xapian::DatabaseCorruptError &e) {                        \
-		return fail_xapian(err, IX_ECORRUPT, e);                       \
-	}                                                                      \
-	catch (const Xapian::DatabaseModifiedError &e) {                       \
-		return fail_xapian(err, IX_EMODIFIED, e);                      \
-	}                                                                      \
-	catch (const Xapian::DocNotFoundError &e) {                            \
-		return fail_xapian(err, IX_ENOTFOUND, e);                      \
-	}                                                                      \
-	catch (const Xapian::DatabaseError &e) {                               \
-		return fail_xapian(err, IX_EIO, e);                            \
-	}                                                                      \
-	catch (const Xapian::NetworkError &e) {                                \
-		return fail_xapian(err, IX_EIO, e);                            \
-	}                                                                      \
-	catch (const Xapian::InvalidArgumentError &e) {                        \
-		return fail_xapian(err, IX_EINVAL, e);                         \
-	}                                                                      \
-	catch (const Xapian::Error &e) {                                       \
-		return fail_xapian(err, IX_EINTERNAL, e);                      \
-	}                                                                      \
-	catch (const std::bad_alloc &) {                                       \
-		return fail(err, IX_EINTERNAL, "out of memory");               \
-	}                                                                      \
-	catch (const std::exception &e) {                                      \
-		return fail(err, IX_EINTERNAL, e.what());                      \
-	}                                                                      \
-	catch (...) {                                                          \
-		return fail(err, IX_EINTERNAL, "unknown exception");           \
+#define IX_CATCH(err)                                                \
+	catch (const IxError &e)                                     \
+	{                                                            \
+		return fail(err, e.st, e.msg);                       \
+	}                                                            \
+	catch (const Xapian::QueryParserError &e)                    \
+	{                                                            \
+		return fail_xapian(err, IX_EQUERY, e);               \
+	}                                                            \
+	catch (const Xapian::DatabaseLockError &e)                   \
+	{                                                            \
+		return fail_xapian(err, IX_ELOCKED, e);              \
+	}                                                            \
+	catch (const Xapian::DatabaseCorruptError &e)                \
+	{                                                            \
+		return fail_xapian(err, IX_ECORRUPT, e);             \
+	}                                                            \
+	catch (const Xapian::DatabaseModifiedError &e)               \
+	{                                                            \
+		return fail_xapian(err, IX_EMODIFIED, e);            \
+	}                                                            \
+	catch (const Xapian::DocNotFoundError &e)                    \
+	{                                                            \
+		return fail_xapian(err, IX_ENOTFOUND, e);            \
+	}                                                            \
+	catch (const Xapian::DatabaseError &e)                       \
+	{                                                            \
+		return fail_xapian(err, IX_EIO, e);                  \
+	}                                                            \
+	catch (const Xapian::NetworkError &e)                        \
+	{                                                            \
+		return fail_xapian(err, IX_EIO, e);                  \
+	}                                                            \
+	catch (const Xapian::InvalidArgumentError &e)                \
+	{                                                            \
+		return fail_xapian(err, IX_EINVAL, e);               \
+	}                                                            \
+	catch (const Xapian::Error &e)                               \
+	{                                                            \
+		return fail_xapian(err, IX_EINTERNAL, e);            \
+	}                                                            \
+	catch (const std::bad_alloc &)                               \
+	{                                                            \
+		return fail(err, IX_EINTERNAL, "out of memory");     \
+	}                                                            \
+	catch (const std::exception &e)                              \
+	{                                                            \
+		return fail(err, IX_EINTERNAL, e.what());            \
+	}                                                            \
+	catch (...)                                                  \
+	{                                                            \
+		return fail(err, IX_EINTERNAL, "unknown exception"); \
 	}
 
 /* ---- names and terms ---- */
@@ -166,7 +180,8 @@ bool archive_name_ok(const char *s)
 void need_archive(const char *archive)
 {
 	if (!archive_name_ok(archive))
-		throw IxError{IX_EINVAL, std::string("bad archive name '") + (archive ? archive : "") + "'"};
+		throw IxError{IX_EINVAL,
+		              std::string("bad archive name '") + (archive ? archive : "") + "'"};
 }
 
 std::string month_of(int64_t us)
@@ -417,8 +432,10 @@ void doc_build(Xapian::TermGenerator &tg, const ix_doc_t *d, Xapian::Document &d
 	static const struct {
 		uint32_t flag;
 		const char *term;
-	} tags[] = {{IX_F_JOURNAL, "Kjournal"}, {IX_F_QUARANTINED, "Kquarantined"},
-	            {IX_F_TRUNCATED, "Ktruncated"}, {IX_F_NO_DATE, "Knodate"},
+	} tags[] = {{IX_F_JOURNAL, "Kjournal"},
+	            {IX_F_QUARANTINED, "Kquarantined"},
+	            {IX_F_TRUNCATED, "Ktruncated"},
+	            {IX_F_NO_DATE, "Knodate"},
 	            {IX_F_UNPARSED, "Kunparsed"}};
 	for (const auto &t : tags)
 		if (d->flags & t.flag)
@@ -446,11 +463,14 @@ Xapian::Query or_all(const std::vector<Xapian::Query> &v)
 
 /* from: to: cc: bcc: participant: — an address, @domain or domain, a
  * prefix* of either, or words of names and addresses. */
-class AddrField : public Xapian::FieldProcessor {
+class AddrField : public Xapian::FieldProcessor
+{
 	std::vector<int> kinds;
 
       public:
-	explicit AddrField(std::vector<int> k) : kinds(std::move(k)) {}
+	explicit AddrField(std::vector<int> k) : kinds(std::move(k))
+	{
+	}
 	Xapian::Query operator()(const std::string &raw) override
 	{
 		std::string v = Xapian::Unicode::tolower(raw);
@@ -458,9 +478,11 @@ class AddrField : public Xapian::FieldProcessor {
 		if (!v.empty() && v.back() == '*') {
 			std::string stem = v.substr(0, v.size() - 1);
 			for (int k : kinds) {
-				q.emplace_back(Xapian::Query::OP_WILDCARD, bterm(ADDR_PREFIX[k].addr, stem));
+				q.emplace_back(Xapian::Query::OP_WILDCARD,
+				               bterm(ADDR_PREFIX[k].addr, stem));
 				if (stem.find_first_of(" @") == std::string::npos)
-					q.emplace_back(Xapian::Query::OP_WILDCARD, ADDR_PREFIX[k].words + stem);
+					q.emplace_back(Xapian::Query::OP_WILDCARD,
+					               ADDR_PREFIX[k].words + stem);
 			}
 			return or_all(q);
 		}
@@ -478,7 +500,8 @@ class AddrField : public Xapian::FieldProcessor {
 		/* Words of names and addresses, as a phrase: from:"alice smith". */
 		Xapian::QueryParser sub;
 		std::string phrase = "\"" + raw + "\"";
-		phrase.erase(std::remove(phrase.begin() + 1, phrase.end() - 1, '"'), phrase.end() - 1);
+		phrase.erase(std::remove(phrase.begin() + 1, phrase.end() - 1, '"'),
+		             phrase.end() - 1);
 		for (int k : kinds) {
 			q.push_back(sub.parse_query(phrase, Xapian::QueryParser::FLAG_PHRASE,
 			                            ADDR_PREFIX[k].words));
@@ -490,12 +513,15 @@ class AddrField : public Xapian::FieldProcessor {
 };
 
 /* archive: message-id: has: is: — one exact term. */
-class ExactField : public Xapian::FieldProcessor {
+class ExactField : public Xapian::FieldProcessor
+{
 	const char *prefix;
 	bool angle;
 
       public:
-	ExactField(const char *p, bool strip_angle) : prefix(p), angle(strip_angle) {}
+	ExactField(const char *p, bool strip_angle) : prefix(p), angle(strip_angle)
+	{
+	}
 	Xapian::Query operator()(const std::string &raw) override
 	{
 		std::string v = raw;
@@ -519,12 +545,15 @@ Xapian::Query value_range(Xapian::valueno slot, double lo, double hi, bool open_
 }
 
 /* date: received: after: before: */
-class TimeField : public Xapian::FieldProcessor {
+class TimeField : public Xapian::FieldProcessor
+{
 	ixq_field_id_t id;
 	int64_t now;
 
       public:
-	TimeField(ixq_field_id_t i, int64_t n) : id(i), now(n) {}
+	TimeField(ixq_field_id_t i, int64_t n) : id(i), now(n)
+	{
+	}
 	Xapian::Query operator()(const std::string &v) override
 	{
 		int64_t lo, hi;
@@ -539,7 +568,8 @@ class TimeField : public Xapian::FieldProcessor {
 	}
 };
 
-class SizeField : public Xapian::FieldProcessor {
+class SizeField : public Xapian::FieldProcessor
+{
       public:
 	Xapian::Query operator()(const std::string &v) override
 	{
@@ -563,8 +593,7 @@ std::vector<int> addr_kinds(ixq_field_id_t id)
 	case IXQ_F_TO: return {IX_ADDR_TO, IX_ADDR_JOURNAL};
 	case IXQ_F_CC: return {IX_ADDR_CC, IX_ADDR_JOURNAL};
 	case IXQ_F_BCC: return {IX_ADDR_BCC, IX_ADDR_JOURNAL};
-	default:
-		return {IX_ADDR_FROM, IX_ADDR_TO, IX_ADDR_CC, IX_ADDR_BCC, IX_ADDR_JOURNAL};
+	default: return {IX_ADDR_FROM, IX_ADDR_TO, IX_ADDR_CC, IX_ADDR_BCC, IX_ADDR_JOURNAL};
 	}
 }
 
@@ -582,8 +611,8 @@ void parser_setup(Xapian::QueryParser &qp, const Xapian::Database &db, int64_t n
 		switch (f->kind) {
 		case IXQ_TEXT:
 			qp.add_prefix(f->qp_name, f->id == IXQ_F_SUBJECT ? "S"
-			                       : f->id == IXQ_F_BODY  ? ""
-			                                              : "XN");
+			                          : f->id == IXQ_F_BODY  ? ""
+			                                                 : "XN");
 			continue;
 		case IXQ_ADDR: proc = new AddrField(addr_kinds(f->id)); break;
 		case IXQ_EXACT:
@@ -599,11 +628,10 @@ void parser_setup(Xapian::QueryParser &qp, const Xapian::Database &db, int64_t n
 	}
 }
 
-const unsigned PARSE_FLAGS = Xapian::QueryParser::FLAG_BOOLEAN | Xapian::QueryParser::FLAG_PHRASE |
-                             Xapian::QueryParser::FLAG_LOVEHATE |
-                             Xapian::QueryParser::FLAG_WILDCARD |
-                             Xapian::QueryParser::FLAG_PURE_NOT |
-                             Xapian::QueryParser::FLAG_CJK_NGRAM;
+const unsigned PARSE_FLAGS =
+    Xapian::QueryParser::FLAG_BOOLEAN | Xapian::QueryParser::FLAG_PHRASE |
+    Xapian::QueryParser::FLAG_LOVEHATE | Xapian::QueryParser::FLAG_WILDCARD |
+    Xapian::QueryParser::FLAG_PURE_NOT | Xapian::QueryParser::FLAG_CJK_NGRAM;
 
 } // namespace
 
@@ -618,21 +646,23 @@ struct Shard {
 
 struct ix_writer {
 	std::string dir;
-	std::map<std::string, std::unique_ptr<Shard>> shards;  /* "archive/YYYY-MM" */
+	std::map<std::string, std::unique_ptr<Shard>> shards; /* "archive/YYYY-MM" */
 	uint64_t clock = 0;
 	Xapian::TermGenerator tg;
 };
 
-namespace {
+namespace
+{
 
 void shard_evict(ix_writer_t *w)
 {
 	auto victim = w->shards.end();
 	for (auto it = w->shards.begin(); it != w->shards.end(); ++it)
-		if (!it->second->dirty && (victim == w->shards.end() || it->second->used < victim->second->used))
+		if (!it->second->dirty &&
+		    (victim == w->shards.end() || it->second->used < victim->second->used))
 			victim = it;
 	if (victim == w->shards.end())
-		return;  /* all dirty: they close after the next commit */
+		return; /* all dirty: they close after the next commit */
 	victim->second->db.cancel_transaction();
 	victim->second->db.close();
 	w->shards.erase(victim);
@@ -729,7 +759,8 @@ ix_status_t ix_writer_add_arrival(ix_writer_t *w, const char *archive, uint64_t 
 		need_archive(archive);
 		std::string key = doc_key(archive, seq);
 		Shard *sh = shard_get(w, archive, month_of(first_received), false);
-		Xapian::PostingIterator pi = sh ? sh->db.postlist_begin(key) : Xapian::PostingIterator();
+		Xapian::PostingIterator pi =
+		    sh ? sh->db.postlist_begin(key) : Xapian::PostingIterator();
 		if (!sh || pi == sh->db.postlist_end(key))
 			throw IxError{IX_ENOTFOUND, "no document " + key.substr(1)};
 		Xapian::docid did = *pi;
@@ -774,8 +805,7 @@ ix_status_t ix_writer_commit(ix_writer_t *w, const char *archive, uint64_t from,
 	IX_CATCH(err)
 }
 
-ix_status_t ix_writer_resume_point(ix_writer_t *w, const char *archive, uint64_t *after,
-                                   char **err)
+ix_status_t ix_writer_resume_point(ix_writer_t *w, const char *archive, uint64_t *after, char **err)
 {
 	try {
 		*after = 0;
@@ -783,9 +813,10 @@ ix_status_t ix_writer_resume_point(ix_writer_t *w, const char *archive, uint64_t
 		uint64_t best_done = 0, best_from = 0;
 		for (const std::string &m : shard_months(w->dir, archive)) {
 			auto it = w->shards.find(std::string(archive) + "/" + m);
-			Xapian::Database db = it != w->shards.end()
-			                              ? Xapian::Database(it->second->db)
-			                              : Xapian::Database(w->dir + "/" + archive + "/" + m);
+			Xapian::Database db =
+			    it != w->shards.end()
+			        ? Xapian::Database(it->second->db)
+			        : Xapian::Database(w->dir + "/" + archive + "/" + m);
 			uint64_t done = meta_u64(db, META_DONE);
 			if (done > best_done) {
 				best_done = done;
@@ -823,7 +854,8 @@ struct ix {
 	std::string dir;
 };
 
-namespace {
+namespace
+{
 
 bool archive_dir_ok(const char *name)
 {
@@ -845,7 +877,7 @@ std::vector<std::string> search_shards(const ix_t *ix, const ix_search_opts_t *o
 		std::sort(archives.begin(), archives.end());
 		archives.erase(std::unique(archives.begin(), archives.end()), archives.end());
 	}
-	std::vector<std::pair<std::string, std::string>> shards;  /* month, path */
+	std::vector<std::pair<std::string, std::string>> shards; /* month, path */
 	for (const std::string &a : archives)
 		for (const std::string &m : shard_months(ix->dir, a.c_str()))
 			shards.emplace_back(m, ix->dir + "/" + a + "/" + m);
@@ -877,8 +909,12 @@ void enquire_sort(Xapian::Enquire &enq, ix_sort_t sort)
 {
 	switch (sort) {
 	case IX_SORT_DATE_ASC: enq.set_sort_by_value_then_relevance(SLOT_DATE, false); break;
-	case IX_SORT_RECEIVED_DESC: enq.set_sort_by_value_then_relevance(SLOT_RECEIVED, true); break;
-	case IX_SORT_RECEIVED_ASC: enq.set_sort_by_value_then_relevance(SLOT_RECEIVED, false); break;
+	case IX_SORT_RECEIVED_DESC:
+		enq.set_sort_by_value_then_relevance(SLOT_RECEIVED, true);
+		break;
+	case IX_SORT_RECEIVED_ASC:
+		enq.set_sort_by_value_then_relevance(SLOT_RECEIVED, false);
+		break;
 	case IX_SORT_RELEVANCE: enq.set_sort_by_relevance_then_value(SLOT_DATE, true); break;
 	case IX_SORT_DATE_DESC:
 	default: enq.set_sort_by_value_then_relevance(SLOT_DATE, true); break;
@@ -926,8 +962,10 @@ bool ix_sort_parse(const char *s, ix_sort_t *out)
 	static const struct {
 		const char *name;
 		ix_sort_t sort;
-	} sorts[] = {{"-date", IX_SORT_DATE_DESC}, {"date", IX_SORT_DATE_ASC},
-	             {"-received", IX_SORT_RECEIVED_DESC}, {"received", IX_SORT_RECEIVED_ASC},
+	} sorts[] = {{"-date", IX_SORT_DATE_DESC},
+	             {"date", IX_SORT_DATE_ASC},
+	             {"-received", IX_SORT_RECEIVED_DESC},
+	             {"received", IX_SORT_RECEIVED_ASC},
 	             {"relevance", IX_SORT_RELEVANCE}};
 	if (!s || !*s) {
 		*out = IX_SORT_DATE_DESC;
@@ -974,8 +1012,8 @@ void ix_result_free(ix_result_t *r)
 	free(r);
 }
 
-ix_status_t ix_search(ix_t *ix, const char *query, const ix_search_opts_t *opts,
-                      ix_result_t **out, char **err)
+ix_status_t ix_search(ix_t *ix, const char *query, const ix_search_opts_t *opts, ix_result_t **out,
+                      char **err)
 {
 	try {
 		static const ix_search_opts_t defaults = {};
@@ -993,7 +1031,7 @@ ix_status_t ix_search(ix_t *ix, const char *query, const ix_search_opts_t *opts,
 		std::string qs = prepared;
 		free(prepared);
 		std::unique_ptr<ix_result_t, void (*)(ix_result_t *)> r(
-			(ix_result_t *)xcalloc(1, sizeof(ix_result_t)), ix_result_free);
+		    (ix_result_t *)xcalloc(1, sizeof(ix_result_t)), ix_result_free);
 		r->total_exact = true;
 		r->offset = o->offset;
 		Xapian::Database db = open_shards(search_shards(ix, o));
@@ -1003,7 +1041,8 @@ ix_status_t ix_search(ix_t *ix, const char *query, const ix_search_opts_t *opts,
 			try {
 				Xapian::QueryParser qp;
 				parser_setup(qp, db, now);
-				Xapian::Query q = all ? Xapian::Query::MatchAll : qp.parse_query(qs, PARSE_FLAGS);
+				Xapian::Query q =
+				    all ? Xapian::Query::MatchAll : qp.parse_query(qs, PARSE_FLAGS);
 				if (db.get_doccount() > 0)
 					run_search(db, q, o, r.get());
 				break;

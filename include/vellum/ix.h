@@ -31,14 +31,14 @@
 
 typedef enum {
 	IX_OK = 0,
-	IX_EQUERY,     /* the query does not parse: *err says what and where (HTTP 400) */
-	IX_EINVAL,     /* bad argument (archive name, NULL document field) */
-	IX_ENOTFOUND,  /* no such document */
-	IX_EIO,        /* the database could not be opened, read or written */
-	IX_ECORRUPT,   /* Xapian reports the database corrupt */
-	IX_ELOCKED,    /* another writer holds a shard */
-	IX_EMODIFIED,  /* the database changed under a long read; retry */
-	IX_EINTERNAL,  /* any other exception (a bug): logged */
+	IX_EQUERY,    /* the query does not parse: *err says what and where (HTTP 400) */
+	IX_EINVAL,    /* bad argument (archive name, NULL document field) */
+	IX_ENOTFOUND, /* no such document */
+	IX_EIO,       /* the database could not be opened, read or written */
+	IX_ECORRUPT,  /* Xapian reports the database corrupt */
+	IX_ELOCKED,   /* another writer holds a shard */
+	IX_EMODIFIED, /* the database changed under a long read; retry */
+	IX_EINTERNAL, /* any other exception (a bug): logged */
 } ix_status_t;
 
 const char *ix_strerror(ix_status_t st);
@@ -46,7 +46,7 @@ const char *ix_strerror(ix_status_t st);
 /* Hits per page when the caller gives 0, and the most one page returns
  * (paging by offset still reaches every match). */
 #define IX_LIMIT_DEFAULT 50
-#define IX_LIMIT_MAX 1000
+#define IX_LIMIT_MAX     1000
 /* Longest query string accepted (a pasted list of a few hundred addresses). */
 #define IX_QUERY_MAX 65536
 /* Bytes of body text stored as the result list's snippet. */
@@ -65,21 +65,21 @@ typedef enum {
 	IX_ADDR_TO,
 	IX_ADDR_CC,
 	IX_ADDR_BCC,
-	IX_ADDR_JOURNAL,  /* envelope / journal recipients: found by to:, cc:, bcc: */
+	IX_ADDR_JOURNAL, /* envelope / journal recipients: found by to:, cc:, bcc: */
 	IX_ADDR_KINDS
 } ix_addr_kind_t;
 
 typedef struct ix_addr {
-	const char *name;   /* display name or NULL */
-	const char *addr;   /* address as written; matched case-insensitively */
+	const char *name; /* display name or NULL */
+	const char *addr; /* address as written; matched case-insensitively */
 } ix_addr_t;
 
 /* Flags in ix_doc_t.flags and ix_hit_t.flags. */
-#define IX_F_JOURNAL      0x01u  /* a journal report (the original inside is what counts) */
-#define IX_F_QUARANTINED  0x02u  /* the indexer gave up on its content: envelope only */
-#define IX_F_TRUNCATED    0x04u  /* some content was cut by a budget (never silently) */
-#define IX_F_NO_DATE      0x08u  /* no usable Date header: date is the received time */
-#define IX_F_UNPARSED     0x10u  /* not parseable as mail: envelope and received time only */
+#define IX_F_JOURNAL     0x01u /* a journal report (the original inside is what counts) */
+#define IX_F_QUARANTINED 0x02u /* the indexer gave up on its content: envelope only */
+#define IX_F_TRUNCATED   0x04u /* some content was cut by a budget (never silently) */
+#define IX_F_NO_DATE     0x08u /* no usable Date header: date is the received time */
+#define IX_F_UNPARSED    0x10u /* not parseable as mail: envelope and received time only */
 
 /* One message to index.  Every pointer is borrowed for the call only. */
 typedef struct ix_doc {
@@ -94,15 +94,15 @@ typedef struct ix_doc {
 	const char *subject_display; /* result-list subject (<= IX_SUBJECT_DISPLAY_MAX), or NULL */
 	const ix_addr_t *addrs[IX_ADDR_KINDS];
 	size_t naddrs[IX_ADDR_KINDS];
-	const char *from_display;    /* result-list "from", or NULL */
-	const char *to_display;      /* result-list "to", or NULL */
-	const char *message_id;      /* Message-ID without <>, or NULL */
-	const char *body;            /* UTF-8 text to index (not stored), or NULL */
+	const char *from_display; /* result-list "from", or NULL */
+	const char *to_display;   /* result-list "to", or NULL */
+	const char *message_id;   /* Message-ID without <>, or NULL */
+	const char *body;         /* UTF-8 text to index (not stored), or NULL */
 	size_t body_len;
-	const char *const *filenames;/* attachment names */
+	const char *const *filenames; /* attachment names */
 	size_t nfilenames;
 	unsigned attachment_count;
-	const char *snippet;         /* stored for the result list, or NULL */
+	const char *snippet; /* stored for the result list, or NULL */
 } ix_doc_t;
 
 typedef struct ix_writer ix_writer_t;
@@ -120,8 +120,8 @@ ix_status_t ix_writer_put(ix_writer_t *w, const ix_doc_t *doc, char **err);
  * recipients (journal recipients) to the document of archive/seq, found in
  * the shard of first_received's month.  ENOTFOUND when it is not there. */
 ix_status_t ix_writer_add_arrival(ix_writer_t *w, const char *archive, uint64_t seq,
-                                  int64_t first_received, const char *const *rcpt,
-                                  size_t nrcpt, char **err);
+                                  int64_t first_received, const char *const *rcpt, size_t nrcpt,
+                                  char **err);
 
 /* Commits every shard of `archive` changed since the last commit, each with
  * its checkpoint metadata in the same commit: "complete through record
@@ -144,11 +144,11 @@ void ix_writer_close(ix_writer_t *w);
 /* ---- search (server side) ---- */
 
 typedef enum {
-	IX_SORT_DATE_DESC = 0,   /* "-date": newest first, the default */
-	IX_SORT_DATE_ASC,        /* "date" */
-	IX_SORT_RECEIVED_DESC,   /* "-received" */
-	IX_SORT_RECEIVED_ASC,    /* "received" */
-	IX_SORT_RELEVANCE,       /* "relevance": best first, newest first among equals */
+	IX_SORT_DATE_DESC = 0, /* "-date": newest first, the default */
+	IX_SORT_DATE_ASC,      /* "date" */
+	IX_SORT_RECEIVED_DESC, /* "-received" */
+	IX_SORT_RECEIVED_ASC,  /* "received" */
+	IX_SORT_RELEVANCE,     /* "relevance": best first, newest first among equals */
 } ix_sort_t;
 
 /* Parses "date", "-date", "received", "-received", "relevance" (NULL or ""
@@ -158,30 +158,30 @@ bool ix_sort_parse(const char *s, ix_sort_t *out);
 /* What a search may see and which page it wants; the zero value searches
  * nothing (no archives), first page, newest first. */
 typedef struct ix_search_opts {
-	bool all_archives;            /* the caller may see every archive ("*") */
-	const char *const *archives;  /* else: the archives it may see */
+	bool all_archives;           /* the caller may see every archive ("*") */
+	const char *const *archives; /* else: the archives it may see */
 	size_t narchives;
 	uint64_t offset;
-	size_t limit;                 /* 0 = IX_LIMIT_DEFAULT; capped at IX_LIMIT_MAX */
+	size_t limit; /* 0 = IX_LIMIT_DEFAULT; capped at IX_LIMIT_MAX */
 	ix_sort_t sort;
 } ix_search_opts_t;
 
 /* One result; all strings owned by the ix_result_t. */
 typedef struct ix_hit {
-	char *id;                     /* "<archive>-<seq>" */
+	char *id; /* "<archive>-<seq>" */
 	char *archive;
 	uint64_t seq;
 	uint64_t record_seq;
-	int64_t date, received;       /* us */
-	char *from, *to, *subject, *snippet;   /* "" when absent, never NULL */
+	int64_t date, received;              /* us */
+	char *from, *to, *subject, *snippet; /* "" when absent, never NULL */
 	uint64_t size;
 	unsigned attachment_count;
-	uint32_t flags;               /* IX_F_*: journal, quarantined, truncated, ... */
-	int percent;                  /* relevance 0..100 */
+	uint32_t flags; /* IX_F_*: journal, quarantined, truncated, ... */
+	int percent;    /* relevance 0..100 */
 } ix_hit_t;
 
 typedef struct ix_result {
-	uint64_t total;               /* matches; exact when total_exact */
+	uint64_t total; /* matches; exact when total_exact */
 	bool total_exact;
 	uint64_t offset;
 	size_t nhits;
@@ -203,8 +203,8 @@ void ix_close(ix_t *ix);
  * of the archives opts allows.  EQUERY with *err naming what and where when
  * the query does not parse.  On success *out is owned by the caller
  * (ix_result_free). */
-ix_status_t ix_search(ix_t *ix, const char *query, const ix_search_opts_t *opts,
-                      ix_result_t **out, char **err);
+ix_status_t ix_search(ix_t *ix, const char *query, const ix_search_opts_t *opts, ix_result_t **out,
+                      char **err);
 
 /* How far the index of `archive` is complete (for lag: head - done); 0 when
  * nothing is indexed yet. */

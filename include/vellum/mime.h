@@ -25,9 +25,9 @@
 
 typedef enum {
 	MIME_OK = 0,
-	MIME_EINVAL,     /* bad argument (NULL message, part number out of range) */
-	MIME_ETOOBIG,    /* input larger than MIME_INPUT_MAX */
-	MIME_ENOTFOUND,  /* no such part */
+	MIME_EINVAL,    /* bad argument (NULL message, part number out of range) */
+	MIME_ETOOBIG,   /* input larger than MIME_INPUT_MAX */
+	MIME_ENOTFOUND, /* no such part */
 } mime_status_t;
 
 const char *mime_strerror(mime_status_t st);
@@ -53,65 +53,65 @@ const char *mime_strerror(mime_status_t st);
 #define MIME_ADDRS_MAX 10000
 
 /* Flags in mime_info_t.flags. */
-#define MIME_F_UNPARSED   0x01u  /* GMime found no message at all: nothing but the bytes */
-#define MIME_F_TRUNCATED  0x02u  /* a MIME_*_MAX cut something (see the counters) */
-#define MIME_F_NO_DATE    0x04u  /* Date missing or unparseable */
-#define MIME_F_JOURNAL    0x08u  /* carries a journal-report header (Exchange, WorkMail) */
-#define MIME_F_MALFORMED  0x10u  /* GMime warned of broken structure (boundaries, nesting) */
-#define MIME_F_ENCRYPTED  0x20u  /* S/MIME or PGP encrypted body: no text to index */
+#define MIME_F_UNPARSED  0x01u /* GMime found no message at all: nothing but the bytes */
+#define MIME_F_TRUNCATED 0x02u /* a MIME_*_MAX cut something (see the counters) */
+#define MIME_F_NO_DATE   0x04u /* Date missing or unparseable */
+#define MIME_F_JOURNAL   0x08u /* carries a journal-report header (Exchange, WorkMail) */
+#define MIME_F_MALFORMED 0x10u /* GMime warned of broken structure (boundaries, nesting) */
+#define MIME_F_ENCRYPTED 0x20u /* S/MIME or PGP encrypted body: no text to index */
 
 typedef struct mime_addr {
-	char *name;   /* decoded display name (UTF-8) or NULL */
-	char *addr;   /* addr-spec as written, e.g. "Alice@Example.com"; never NULL ("" if
-	                 the header held only a name) */
+	char *name; /* decoded display name (UTF-8) or NULL */
+	char *addr; /* addr-spec as written, e.g. "Alice@Example.com"; never NULL ("" if
+	               the header held only a name) */
 } mime_addr_t;
 
 typedef struct mime_addrlist {
 	mime_addr_t *v;
 	size_t n;
-	size_t dropped;  /* beyond MIME_ADDRS_MAX */
+	size_t dropped; /* beyond MIME_ADDRS_MAX */
 } mime_addrlist_t;
 
 typedef struct mime_header {
-	char *name;   /* as written */
-	char *value;  /* unfolded, RFC 2047 decoded, UTF-8 */
+	char *name;  /* as written */
+	char *value; /* unfolded, RFC 2047 decoded, UTF-8 */
 } mime_header_t;
 
 /* One entity of the MIME tree, numbered depth-first from 1 (the message's
  * top-level entity is 1); the same numbers GET /messages/{id}/parts/{n} uses. */
 typedef struct mime_part {
 	unsigned num;
-	unsigned parent;       /* 0 for the top-level entity */
-	unsigned depth;        /* 0 for the top-level entity */
-	char *content_type;    /* "text/plain", lower case */
-	char *charset;         /* as declared, or NULL */
-	char *filename;        /* decoded (RFC 2047/2231), or NULL */
-	char *content_id;      /* without <>, or NULL */
-	uint64_t size;         /* decoded bytes (leaf parts), 0 for containers */
-	bool attachment;       /* shown as an attachment rather than as the body */
-	bool container;        /* multipart/ or message/rfc822 */
-	bool body;             /* its text went into mime_info_t.text */
+	unsigned parent;    /* 0 for the top-level entity */
+	unsigned depth;     /* 0 for the top-level entity */
+	char *content_type; /* "text/plain", lower case */
+	char *charset;      /* as declared, or NULL */
+	char *filename;     /* decoded (RFC 2047/2231), or NULL */
+	char *content_id;   /* without <>, or NULL */
+	uint64_t size;      /* decoded bytes (leaf parts), 0 for containers */
+	bool attachment;    /* shown as an attachment rather than as the body */
+	bool container;     /* multipart/ or message/rfc822 */
+	bool body;          /* its text went into mime_info_t.text */
 } mime_part_t;
 
 /* Everything the indexer and the result list need, as plain data.  All
  * strings are UTF-8 (invalid sequences replaced) and NUL-terminated. */
 typedef struct mime_info {
-	uint32_t flags;            /* MIME_F_* */
-	char *subject;             /* decoded, or NULL */
+	uint32_t flags; /* MIME_F_* */
+	char *subject;  /* decoded, or NULL */
 	mime_addrlist_t from, sender, reply_to, to, cc, bcc;
-	int64_t date;              /* us since epoch; 0 with MIME_F_NO_DATE */
-	char *message_id;          /* without <>, or NULL */
-	char *in_reply_to;         /* without <>, or NULL */
-	char **references;         /* NULL-terminated, without <>; never NULL */
-	mime_header_t *headers;    /* top-level headers, in order */
+	int64_t date;           /* us since epoch; 0 with MIME_F_NO_DATE */
+	char *message_id;       /* without <>, or NULL */
+	char *in_reply_to;      /* without <>, or NULL */
+	char **references;      /* NULL-terminated, without <>; never NULL */
+	mime_header_t *headers; /* top-level headers, in order */
 	size_t nheaders;
 	mime_part_t *parts;
 	size_t nparts;
-	size_t parts_dropped;      /* beyond MIME_PARTS_MAX */
+	size_t parts_dropped; /* beyond MIME_PARTS_MAX */
 	unsigned attachment_count;
-	buf_t text;                /* body text: text/plain parts and HTML as text */
-	uint64_t text_cut;         /* bytes of text dropped at MIME_TEXT_MAX */
-	char *html;                /* the displayable HTML body (UTF-8), or NULL */
+	buf_t text;        /* body text: text/plain parts and HTML as text */
+	uint64_t text_cut; /* bytes of text dropped at MIME_TEXT_MAX */
+	char *html;        /* the displayable HTML body (UTF-8), or NULL */
 } mime_info_t;
 
 typedef struct mime_msg mime_msg_t;

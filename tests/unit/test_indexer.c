@@ -45,9 +45,13 @@ static uint64_t put(const char *archive, const void *p, size_t n, const char *rc
                     int64_t received)
 {
 	const char *rcpts[] = {rcpt};
-	store_envelope_t e = {.received = received, .listener = "default",
-	                      .client_addr = "127.0.0.1", .helo = "test", .mail_from = "j@example.com",
-	                      .rcpt = rcpts, .nrcpt = 1};
+	store_envelope_t e = {.received = received,
+	                      .listener = "default",
+	                      .client_addr = "127.0.0.1",
+	                      .helo = "test",
+	                      .mail_from = "j@example.com",
+	                      .rcpt = rcpts,
+	                      .nrcpt = 1};
 	const char *archives[] = {archive};
 	store_append_t *a = NULL;
 	if (store_append_begin(store, &e, archives, 1, &a) != STORE_OK ||
@@ -65,8 +69,7 @@ static uint64_t put(const char *archive, const void *p, size_t n, const char *rc
 	return seq;
 }
 
-static uint64_t put_file(const char *archive, const char *file, const char *rcpt,
-                         int64_t received)
+static uint64_t put_file(const char *archive, const char *file, const char *rcpt, int64_t received)
 {
 	buf_t b = corpus(file);
 	uint64_t seq = put(archive, b.data, b.len, rcpt, received);
@@ -140,7 +143,8 @@ static void setup(void)
 	root = tap_tmpdir("indexer");
 	conf_path = xasprintf("%s/vellum.conf", root);
 	char *text = xasprintf("[storage]\ndata_dir = %s/data\nmaster_key_file = %s/master.key\n"
-	                       "min_free = 0\n", root, root);
+	                       "min_free = 0\n",
+	                       root, root);
 	if (util_write_file_atomic(conf_path, text, strlen(text), 0600) != UTIL_OK) {
 		printf("Bail out! cannot write %s\n", conf_path);
 		exit(1);
@@ -173,8 +177,8 @@ static void test_index_and_tail(void)
 	put_file("other", "forwarded.eml", "third@example.org",
 	         INT64_C(1712566800000000)); /* April: another shard */
 	/* The same bytes again with another recipient: one message, two arrivals. */
-	uint64_t s1b = put_file("default", "alternative.eml", "dup@example.org",
-	                        t + 3 * UTIL_US_PER_SEC);
+	uint64_t s1b =
+	    put_file("default", "alternative.eml", "dup@example.org", t + 3 * UTIL_US_PER_SEC);
 	is_int(s1b, s1, "the store folds the duplicate into message %llu", (unsigned long long)s1);
 
 	pid_t pid = indexer_start();
@@ -183,7 +187,8 @@ static void test_index_and_tail(void)
 	ok(wait_count("to:dup@example.org", 1), "the duplicate's recipient joined the document");
 	is_int(count("budget"), 1, "found by a word");
 	is_int(count("from:andre@example.de"), 1, "found by from:");
-	is_int(count("to:auditor@example.org is:unparsed"), 1, "unparseable mail found by envelope");
+	is_int(count("to:auditor@example.org is:unparsed"), 1,
+	       "unparseable mail found by envelope");
 	is_int(count("archive:other indemnity"), 1, "the other archive indexed");
 
 	/* Tailing: new mail while it runs. */

@@ -36,9 +36,14 @@ static void put_file(ix_writer_t *w, const char *file, const char *archive, uint
 	mime_msg_t *m = NULL;
 	mime_parse(raw.data, raw.len, NULL, &m);
 	const char *rcpts[] = {rcpt};
-	indexer_env_t env = {.archive = archive, .seq = seq, .record_seq = seq * 10,
-	                     .received = utc(received), .size = raw.len, .mail_from = mail_from,
-	                     .rcpt = rcpts, .nrcpt = rcpt ? 1 : 0};
+	indexer_env_t env = {.archive = archive,
+	                     .seq = seq,
+	                     .record_seq = seq * 10,
+	                     .received = utc(received),
+	                     .size = raw.len,
+	                     .mail_from = mail_from,
+	                     .rcpt = rcpts,
+	                     .nrcpt = rcpt ? 1 : 0};
 	indexer_doc_t d;
 	indexer_doc_build(&d, &env, mime_msg_info(m), 0);
 	char *err = NULL;
@@ -58,8 +63,13 @@ static void put_plain(ix_writer_t *w, const char *archive, uint64_t seq, int64_t
                       const char *subject, const char *from_addr)
 {
 	ix_addr_t from = {NULL, from_addr};
-	ix_doc_t d = {.archive = archive, .seq = seq, .record_seq = seq, .date = received,
-	              .received = received, .size = 100, .subject = subject};
+	ix_doc_t d = {.archive = archive,
+	              .seq = seq,
+	              .record_seq = seq,
+	              .date = received,
+	              .received = received,
+	              .size = 100,
+	              .subject = subject};
 	d.addrs[IX_ADDR_FROM] = &from;
 	d.naddrs[IX_ADDR_FROM] = from_addr ? 1 : 0;
 	char *err = NULL;
@@ -113,11 +123,11 @@ static char *ids(const char *q)
 	return ids_sorted(q, IX_SORT_DATE_ASC);
 }
 
-#define finds(q, want)                                                                     \
-	do {                                                                               \
-		char *got_ = ids(q);                                                       \
-		is_str(got_, want, "%s", q);                                               \
-		free(got_);                                                                \
+#define finds(q, want)                       \
+	do {                                 \
+		char *got_ = ids(q);         \
+		is_str(got_, want, "%s", q); \
+		free(got_);                  \
 	} while (0)
 
 static void query_error(const char *q, const char *want_part)
@@ -133,7 +143,8 @@ static void index_corpus(ix_writer_t *w)
 	put_file(w, "alternative.eml", "alpha", 1, "2024-03-04T09:20:00Z", "alice@example.com",
 	         "journal-bob@example.org");
 	put_file(w, "rfc2047.eml", "alpha", 2, "2024-03-05T19:31:00Z", "andre@example.de", NULL);
-	put_file(w, "html-only.eml", "alpha", 3, "2024-03-07T12:01:00Z", "bounce@shop.example", NULL);
+	put_file(w, "html-only.eml", "alpha", 3, "2024-03-07T12:01:00Z", "bounce@shop.example",
+	         NULL);
 	put_file(w, "forwarded.eml", "alpha", 4, "2024-04-08T09:00:00Z", "erin@example.com", NULL);
 	put_file(w, "broken.eml", "alpha", 5, "2024-02-10T08:00:00Z", "mallory@example.com", NULL);
 	put_file(w, "garbage.eml", "alpha", 6, "2024-04-01T00:00:00Z", "weird@sender.example",
@@ -410,8 +421,10 @@ static void test_time_values(void)
 	free(err);
 	uint64_t slo, shi;
 	err = NULL;
-	ok(ixq_size_range(">=1M", &slo, &shi, &err) && slo == 1u << 20 && shi == UINT64_MAX, ">=1M");
-	ok(ixq_size_range("10K..20K", &slo, &shi, &err) && slo == 10240 && shi == 20480, "10K..20K");
+	ok(ixq_size_range(">=1M", &slo, &shi, &err) && slo == 1u << 20 && shi == UINT64_MAX,
+	   ">=1M");
+	ok(ixq_size_range("10K..20K", &slo, &shi, &err) && slo == 10240 && shi == 20480,
+	   "10K..20K");
 	ok(!ixq_size_range("<0", &slo, &shi, &err), "<0 refused");
 	free(err);
 }
@@ -420,11 +433,13 @@ static void test_time_values(void)
  * changes are not; re-putting a document replaces it. */
 static void test_visibility(ix_writer_t *w)
 {
-	put_plain(w, "alpha", 7, utc("2024-04-20T00:00:00Z"), "platypus sighting", "zoo@example.com");
+	put_plain(w, "alpha", 7, utc("2024-04-20T00:00:00Z"), "platypus sighting",
+	          "zoo@example.com");
 	finds("platypus", "");
 	commit(w, "alpha", 60, 70);
 	finds("platypus", "alpha-7");
-	put_plain(w, "alpha", 7, utc("2024-04-20T00:00:00Z"), "echidna sighting", "zoo@example.com");
+	put_plain(w, "alpha", 7, utc("2024-04-20T00:00:00Z"), "echidna sighting",
+	          "zoo@example.com");
 	commit(w, "alpha", 70, 71);
 	finds("platypus", "");
 	finds("echidna", "alpha-7");
@@ -444,7 +459,8 @@ static void test_visibility(ix_writer_t *w)
 	/* A later arrival adds its envelope recipients. */
 	char *err = NULL;
 	const char *late[] = {"late-rcpt@example.org"};
-	ok(ix_writer_add_arrival(w, "alpha", 3, utc("2024-03-07T12:01:00Z"), late, 1, &err) == IX_OK,
+	ok(ix_writer_add_arrival(w, "alpha", 3, utc("2024-03-07T12:01:00Z"), late, 1, &err) ==
+	       IX_OK,
 	   "arrival added");
 	commit(w, "alpha", 72, 73);
 	finds("to:late-rcpt@example.org", "alpha-3");
@@ -461,7 +477,8 @@ static void test_visibility(ix_writer_t *w)
 	/* The first arrival and a duplicate in the same uncommitted batch. */
 	put_plain(w, "alpha", 20, utc("2024-04-25T00:00:00Z"), "same batch", NULL);
 	const char *dup[] = {"dup-rcpt@example.org"};
-	ok(ix_writer_add_arrival(w, "alpha", 20, utc("2024-04-25T00:00:00Z"), dup, 1, &err) == IX_OK,
+	ok(ix_writer_add_arrival(w, "alpha", 20, utc("2024-04-25T00:00:00Z"), dup, 1, &err) ==
+	       IX_OK,
 	   "arrival of a message put in the same batch");
 	commit(w, "alpha", 72, 73);
 	finds("to:dup-rcpt@example.org", "alpha-20");
@@ -490,8 +507,12 @@ static void test_display_fields(ix_writer_t *w)
 	mime_msg_t *m = NULL;
 	mime_parse(raw.data, raw.len, NULL, &m);
 	const char *rcpt[] = {"r\xff@example.org"};
-	indexer_env_t env = {.archive = "gamma", .seq = 1, .received = utc("2024-05-01"),
-	                     .size = raw.len, .mail_from = "s\xfe@example.org", .rcpt = rcpt,
+	indexer_env_t env = {.archive = "gamma",
+	                     .seq = 1,
+	                     .received = utc("2024-05-01"),
+	                     .size = raw.len,
+	                     .mail_from = "s\xfe@example.org",
+	                     .rcpt = rcpt,
 	                     .nrcpt = 1};
 	indexer_doc_t d;
 	indexer_doc_build(&d, &env, mime_msg_info(m), 0);
@@ -507,8 +528,8 @@ static void test_display_fields(ix_writer_t *w)
 	buf_free(&raw);
 
 	ix_result_t *r = NULL;
-	ix_search_opts_t o = {.archives = (const char *[]){"gamma"}, .narchives = 1,
-	                      .sort = IX_SORT_DATE_ASC};
+	ix_search_opts_t o = {
+	    .archives = (const char *[]){"gamma"}, .narchives = 1, .sort = IX_SORT_DATE_ASC};
 	free(ids_opts("lastword", &o, &r));
 	ok(r && r->nhits == 1, "the last word of a long subject is indexed");
 	if (r && r->nhits == 1) {
@@ -589,7 +610,8 @@ int main(void)
 	test_checkpoints(w, dir);
 
 	ix_close(ix);
-	if (!getenv("KEEP")) tap_rmtree(tmp);
+	if (!getenv("KEEP"))
+		tap_rmtree(tmp);
 	free(dir);
 	free(tmp);
 	return tap_done();

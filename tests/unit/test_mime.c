@@ -83,8 +83,8 @@ static void check_alternative(const mime_info_t *in, const char *label)
 		is_str(in->parts[0].content_type, "multipart/mixed", "%s: part 1", label);
 		is_str(in->parts[1].content_type, "multipart/alternative", "%s: part 2", label);
 		ok(in->parts[2].body && !in->parts[2].attachment, "%s: part 3 is the body", label);
-		ok(!in->parts[3].body && !in->parts[3].attachment, "%s: part 4 is the unchosen html",
-		   label);
+		ok(!in->parts[3].body && !in->parts[3].attachment,
+		   "%s: part 4 is the unchosen html", label);
 		is_int(in->parts[3].parent, 2, "%s: part 4's parent", label);
 		is_str(in->parts[4].filename, "budget-q1.pdf", "%s: attachment filename", label);
 		ok(in->parts[4].attachment, "%s: part 5 is an attachment", label);
@@ -133,7 +133,8 @@ static void test_rfc2047(void)
 	is_str(in->from.v[0].name, "Andr\xc3\xa9 M\xc3\xbcller", "ISO-8859-1 Q display name");
 	is_str(in->to.v[0].name, "J\xc3\xbcrgen \xc3\x96sterreich", "UTF-8 B display name");
 	is_int(in->date, utc("2024-03-05T19:30:00Z"), "negative offset Date");
-	ok(text_has(in, "Gr\xc3\xbc\xc3\x9f" "e aus M\xc3\xbcnchen"),
+	ok(text_has(in, "Gr\xc3\xbc\xc3\x9f"
+	                "e aus M\xc3\xbcnchen"),
 	   "ISO-8859-1 quoted-printable body converted to UTF-8");
 	mime_msg_free(m);
 }
@@ -176,7 +177,8 @@ static void test_html_only(void)
 	mime_msg_t *m = parse_file("html-only.eml");
 	const mime_info_t *in = mime_msg_info(m);
 	ok(text_has(in, "Spring sale"), "heading text, &nbsp; as a space");
-	ok(text_has(in, "Prices from \xe2\x82\xac" "10 & free shipping \xe2\x80\x94 only "
+	ok(text_has(in, "Prices from \xe2\x82\xac"
+	                "10 & free shipping \xe2\x80\x94 only "
 	                "\xe4\xb8\xad\xe6\x96\x87 today."),
 	   "named, decimal and hex character references");
 	ok(text_has(in, "Caf\xc3\xa9 cr\xc3\xa8me &unknown; a < b"),
@@ -218,18 +220,18 @@ static void test_html_to_text(void)
 	struct {
 		const char *in, *want;
 	} cases[] = {
-		{"<p>a</p><p>b</p>", "a\n\nb"},
-		{"x<br>y<br/>z", "x\ny\nz"},
-		{"  lead   and\n\ttrail  ", "lead and trail"},
-		{"<a href='x>y'>link</a>", "link"},
-		{"<!-- never closed", ""},
-		{"<script>never closed", ""},
-		{"<ScRiPt type=x>a</sCrIpT >b", "b"},
-		{"&#0;&#xD800;&#99999999;", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
-		{"&amp&lt;&#65&#x42;", "&<AB"},
-		{"<unterminated", ""},
-		{"1 < 2 > 0", "1 < 2 > 0"},
-		{"<td>a</td><td>b</td>", "a b"},
+	    {"<p>a</p><p>b</p>", "a\n\nb"},
+	    {"x<br>y<br/>z", "x\ny\nz"},
+	    {"  lead   and\n\ttrail  ", "lead and trail"},
+	    {"<a href='x>y'>link</a>", "link"},
+	    {"<!-- never closed", ""},
+	    {"<script>never closed", ""},
+	    {"<ScRiPt type=x>a</sCrIpT >b", "b"},
+	    {"&#0;&#xD800;&#99999999;", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+	    {"&amp&lt;&#65&#x42;", "&<AB"},
+	    {"<unterminated", ""},
+	    {"1 < 2 > 0", "1 < 2 > 0"},
+	    {"<td>a</td><td>b</td>", "a b"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		buf_t b = {0};
@@ -272,7 +274,8 @@ static void test_hostile(void)
 	m = parse_buf(&b);
 	const mime_info_t *in = mime_msg_info(m);
 	is_str(in->subject, "deep", "100-deep nesting: parsed");
-	ok(in->nparts <= MIME_DEPTH_MAX + 1, "100-deep nesting: walk bounded (%zu parts)", in->nparts);
+	ok(in->nparts <= MIME_DEPTH_MAX + 1, "100-deep nesting: walk bounded (%zu parts)",
+	   in->nparts);
 	ok(in->flags & MIME_F_TRUNCATED, "100-deep nesting: flagged truncated");
 	mime_msg_free(m);
 	buf_reset(&b);
@@ -302,11 +305,13 @@ static void test_hostile(void)
 
 	buf_append_str(&b, "From: big@example.com\n\n");
 	while (b.len < MIME_TEXT_MAX + 8192)
-		buf_append_str(&b, "0123456789 0123456789 0123456789 0123456789 0123456789 0123456\n");
+		buf_append_str(&b,
+		               "0123456789 0123456789 0123456789 0123456789 0123456789 0123456\n");
 	m = parse_buf(&b);
 	in = mime_msg_info(m);
 	is_int(in->text.len, MIME_TEXT_MAX, "text capped at MIME_TEXT_MAX");
-	ok(in->text_cut >= 4096 && (in->flags & MIME_F_TRUNCATED), "the cut is counted and flagged");
+	ok(in->text_cut >= 4096 && (in->flags & MIME_F_TRUNCATED),
+	   "the cut is counted and flagged");
 	mime_msg_free(m);
 	buf_free(&b);
 }

@@ -46,6 +46,10 @@
 /* A batch still filling is committed after this long, so a steady trickle
  * of mail becomes searchable without waiting for a full batch. */
 #define INDEXER_BATCH_US (2 * UTIL_US_PER_SEC)
+/* Once caught up, commit at once — unless the last commit was less than
+ * this long ago: a steady stream then costs one commit per second, not one
+ * per message, and a lone message is searchable at once. */
+#define INDEXER_COMMIT_GAP_US (UTIL_US_PER_SEC)
 /* How often the list of archives is re-read (new archives get indexed). */
 #define INDEXER_ARCHIVES_US (2 * UTIL_US_PER_SEC)
 /* After a store error on an archive, wait this long before trying it again. */
@@ -60,6 +64,7 @@ typedef struct arch {
 	uint64_t batch_from;   /* pos when the uncommitted batch began */
 	size_t pending;        /* records handled since the last commit */
 	int64_t batch_started; /* monotonic us of the first of them */
+	int64_t committed;     /* monotonic us of the last commit */
 	int64_t retry_at;      /* monotonic us; 0 = now */
 	bool seen;             /* still listed by the store (refresh) */
 } arch_t;
@@ -292,6 +297,7 @@ static void batch_commit(indexer_t *ix, arch_t *a)
 	          (unsigned long long)a->batch_from, (unsigned long long)a->pos, a->pending);
 	a->batch_from = a->pos;
 	a->pending = 0;
+	a->committed = util_monotonic_us();
 }
 
 static bool arch_resume(indexer_t *ix, arch_t *a)
@@ -355,8 +361,10 @@ static size_t arch_step(indexer_t *ix, arch_t *a)
 		if ((n & 63) == 0)
 			signals_wait(ix, 0);
 	}
-	if (a->pending && (caught_up || a->pending >= INDEXER_BATCH_MAX || ix->stop ||
-	                   util_monotonic_us() - a->batch_started >= INDEXER_BATCH_US))
+	int64_t t = util_monotonic_us();
+	if (a->pending && ((caught_up && t - a->committed >= INDEXER_COMMIT_GAP_US) ||
+	                   a->pending >= INDEXER_BATCH_MAX || ix->stop ||
+	                   t - a->batch_started >= INDEXER_BATCH_US))
 		batch_commit(ix, a);
 	return n;
 }

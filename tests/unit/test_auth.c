@@ -165,5 +165,6 @@ int main(void)
 	db_close(db);
 	free(p);
 	tap_rmtree(dir);
+	free(dir);
 	return tap_done();
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tap.h"
@@ -207,6 +208,73 @@ static void test_control(void)
 	buf_free(&o);
 }
 
+/* The vellum CLI (VELLUM_BIN) against this data dir: through the control
+ * socket while the server holds the lock (remote), in-process otherwise. */
+static char *conf;
+
+static int cli(buf_t *out, const char *input, const char *args)
+{
+	const char *bin = getenv("VELLUM_BIN");
+	return WEXITSTATUS(run(out, "%s%s%s %s -c %s %s 2>&1", input ? "printf '%s\\n' '" : "",
+	                       input ? input : "", input ? "' |" : "", bin, conf, args));
+}
+
+static void test_cli(bool remote)
+{
+	const char *how = remote ? "through the server" : "in-process";
+	buf_t o = {0};
+	char args[256];
+	snprintf(args, sizeof args, "user add %s --role auditor --archive default --password-stdin",
+	         remote ? "erin" : "fred");
+	int rc = cli(&o, "a long enough password", args);
+	ok(rc == 0 && strstr((char *)o.data, "auditor:default"), "user add %s", how);
+	buf_reset(&o);
+	rc = cli(&o, NULL, "user list");
+	ok(rc == 0 && strstr((char *)o.data, "admin\tactive\tadmin:*, auditor:*"), "user list %s",
+	   how);
+	buf_reset(&o);
+	rc = cli(&o, NULL, remote ? "user add gina" : "user add hugo");
+	ok(rc == 0 && strstr((char *)o.data, "password: "), "a generated password is printed %s",
+	   how);
+	buf_reset(&o);
+	rc = cli(&o, NULL, "user grant gina --role legal --archive nowhere");
+	ok(rc == 1 && strstr((char *)o.data, "vellum: user grant gina: no archive nowhere"),
+	   "errors are 'vellum: what: why' %s", how);
+	buf_reset(&o);
+	char *rawf = xasprintf("%s/cli-raw.eml", T->dir);
+	snprintf(args, sizeof args, "show --raw default-1 > %s", rawf);
+	rc = cli(NULL, NULL, args);
+	buf_t got = {0};
+	util_read_file(rawf, 1 << 20, &got);
+	ok(rc == 0 && got.len == strlen(testapp_msg[0]) &&
+	   !memcmp(got.data, testapp_msg[0], got.len), "show --raw is byte-exact %s", how);
+	buf_free(&got);
+	free(rawf);
+	rc = cli(&o, NULL, "show default-1");
+	ok(rc == 0 && strstr((char *)o.data, T->msg_sha[0]), "show prints the SHA-256 %s", how);
+	buf_reset(&o);
+	rc = cli(&o, NULL, "show default-99");
+	ok(rc == 1 && strstr((char *)o.data, "vellum: show default-99: no message default-99"),
+	   "show of a missing id fails %s", how);
+	buf_reset(&o);
+	rc = cli(&o, NULL, "search --json 'anything at all'");
+	ok(rc == 0 && strstr((char *)o.data, "\"results\""), "search --json %s", how);
+	buf_reset(&o);
+	rc = cli(&o, NULL, "search 'subject:(unclosed'");
+	ok(rc == 1 && strstr((char *)o.data, "vellum: search: "), "a bad query fails %s", how);
+	buf_reset(&o);
+	rc = cli(&o, NULL, "audit --action search");
+	ok(rc == 0 && strstr((char *)o.data, "anything at all") && strstr((char *)o.data, "cli:"),
+	   "audit shows the CLI's searches with their query %s", how);
+	buf_reset(&o);
+	rc = cli(&o, NULL, "audit --user nobody-at-all");
+	ok(rc == 0 && o.len == 0, "audit filter excludes others %s", how);
+	buf_reset(&o);
+	rc = cli(&o, NULL, "audit --since 'not a time'");
+	ok(rc == 1, "audit with a bad --since fails %s", how);
+	buf_free(&o);
+}
+
 int main(void)
 {
 	log_set_level(LOG_LEVEL_OFF);
@@ -223,6 +291,14 @@ int main(void)
 	test_tcp();
 	test_malformed();
 	test_control();
+	conf = xasprintf("%s/test.conf", T->dir);
+	char *text = xasprintf("[storage]\ndata_dir = %s/var\nmaster_key_file = %s/master.key\n"
+	                       "min_free = 1M\n[http]\nlisten = 127.0.0.1:0\n", T->dir, T->dir);
+	util_write_file_atomic(conf, text, strlen(text), 0600);
+	free(text);
+	bool have_bin = getenv("VELLUM_BIN") && access(getenv("VELLUM_BIN"), X_OK) == 0;
+	if (have_bin)
+		test_cli(true);
 	http_server_free(srv);
 	ok(access(sock, F_OK) != 0, "control socket removed at shutdown");
 	free(sock);
@@ -232,6 +308,15 @@ int main(void)
 	T->app->cfg->http.listen = xstrdup("not an address");
 	st = http_server_new(T->app, &s2);
 	ok(st == HTTP_ECONFIG && !s2, "a bad listen address is refused");
+	/* No server now: the CLI takes the lock itself.  The test's own app
+	 * holds it too, so close that first. */
+	app_close(T->app);
+	T->app = NULL;
+	if (have_bin)
+		test_cli(false);
+	else
+		diag("VELLUM_BIN not set: CLI not tested");
+	free(conf);
 	testapp_free(T);
 	return tap_done();
 }

@@ -457,8 +457,14 @@ static void dispatch(api_ctx_t *c)
 			api_error(c, API_E_NOT_FOUND, "no such resource: %s", c->req->path);
 		return;
 	}
-	if (!c->p && !authenticate(c))
-		return;
+	if (!c->p && !authenticate(c)) {
+		/* Stale credentials do not stand in the way of public routes: a
+		 * browser with an expired cookie must still reach the login. */
+		if (!(rt->flags & R_PUBLIC) || c->resp->status == 500)
+			return;
+		api_response_clear(c->resp);
+		c->resp->route = rt->pattern;
+	}
 	/* Browser requests with a session (and a login attempt carrying an
 	 * Origin) must come from our own pages. */
 	bool browser = c->req->transport == API_VIA_TCP &&

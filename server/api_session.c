@@ -102,6 +102,11 @@ void api_session_create(api_ctx_t *c)
 		return;
 	}
 	count_login(c, "ok");
+	/* Housekeeping: sessions past their idle or absolute limit go now
+	 * (they are refused anyway; this keeps the table small). */
+	int64_t now = util_now();
+	db_session_expire(c->app->db, now - c->app->cfg->http.session_idle * UTIL_US_PER_SEC,
+	                  now - c->app->cfg->http.session_max * UTIL_US_PER_SEC, NULL);
 	set_cookie(c, token, false);
 	json_t *o = json_object();
 	json_object_set_new(o, "user", json_string(p->name));

@@ -92,10 +92,13 @@ static bool grants_apply(api_ctx_t *c, const char *user, json_t *list, bool add)
 	}
 	size_t i;
 	json_t *g;
-	json_array_foreach(list, i, g) {
-		const char *role, *archive;
+	const char *role, *archive;
+	/* Validate them all first, so that a bad entry changes nothing. */
+	json_array_foreach(list, i, g)
 		if (!grant_parse(c, g, &role, &archive))
 			return false;
+	json_array_foreach(list, i, g) {
+		grant_parse(c, g, &role, &archive);
 		db_status_t st = add ? db_grant_add(c->app->db, user, role, archive)
 		                     : db_grant_remove(c->app->db, user, role, archive);
 		if (st == DB_EEXIST || (st == DB_ENOTFOUND && !add))

@@ -395,6 +395,14 @@ static void test_csrf_logout(void)
 	is_int(s.status, 401, "after logout the cookie is refused");
 	rs_free(&s);
 	ok(audit_count("alice", "logout", "ok") == 1, "logout audited");
+	s = call(&(rq_t){.method = "POST", .path = "/api/v1/session",
+	                 .body = "{\"user\": \"alice\", \"password\": \"alice-password-1\"}",
+	                 .headers = {"Cookie", a.cookie, NULL}});
+	is_int(s.status, 200, "a stale cookie does not block the next login");
+	rs_free(&s);
+	s = call(&(rq_t){.method = "GET", .path = "/healthz", .headers = {"Cookie", a.cookie, NULL}});
+	is_int(s.status, 200, "nor a public route");
+	rs_free(&s);
 }
 
 static void test_users(void)
@@ -434,8 +442,13 @@ static void test_users(void)
 	is_int(s.status, 400, "unknown role 400");
 	rs_free(&s);
 	s = change(&admin, "PATCH", "/api/v1/users/erin",
-	           "{\"grant\": [{\"role\": \"legal\", \"archive\": \"nowhere\"}]}");
+	           "{\"grant\": [{\"role\": \"legal\", \"archive\": \"default\"}, "
+	           "{\"role\": \"legal\", \"archive\": \"nowhere\"}]}");
 	is_int(s.status, 404, "grant on an unknown archive 404");
+	rs_free(&s);
+	s = get(&admin, "/api/v1/users/erin", NULL, NULL);
+	is_int(json_array_size(json_object_get(s.j, "grants")), 1,
+	       "a list with one bad grant changes nothing");
 	rs_free(&s);
 	s = change(&alice, "POST", "/api/v1/users", "{\"name\": \"hal\"}");
 	is_int(s.status, 403, "alice may not create users");

@@ -5,8 +5,10 @@
  * catalog, and stream the exact stored bytes as message/rfc822 downloads.
  * Every view and download (and every refused attempt) is audited before
  * anything is sent.
- * Does not: parse the message (decoded headers and the part tree come from
- * mime.h with issue 6), or read the index.
+ * The detail view also parses the message (mime.h) for its decoded
+ * headers, addresses, part tree and warnings; the envelope comes from the
+ * store either way, so a message that does not parse still shows.
+ * Does not: read the index, or serve parts and bodies (issue 6).
  *
  * Isolation: a caller without read access to an archive gets the same 404
  * for an id there as for an id that does not exist, so guessing ids tells
@@ -20,7 +22,13 @@
 #include <string.h>
 
 #include "api_private.h"
+#include "vellum/mime.h"
 #include "vellum/store.h"
+
+/* Bytes of a message parsed for the detail view.  Headers and the part tree
+ * sit in the first bytes of any real message; a larger one is parsed this
+ * far and says so in its warnings ("detail_truncated"). */
+#define API_DETAIL_PARSE_MAX ((size_t)64 << 20)
 
 /* Splits "<archive>-<seq>" on the last '-' (archive names may contain '-').
  * seq is decimal, 1.., without sign or leading zeros. */
@@ -131,6 +139,110 @@ static json_t *message_json(const store_msg_t *m, const char *id)
 	return o;
 }
 
+static json_t *addrs_json(const mime_addrlist_t *l)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < l->n; i++) {
+		buf_t b = {0};
+		mime_addr_format(&l->v[i], &b);
+		json_array_append_new(a, str_or_null((const char *)b.data));
+		buf_free(&b);
+	}
+	return a;
+}
+
+static json_t *parts_json(const mime_info_t *in)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < in->nparts; i++) {
+		const mime_part_t *p = &in->parts[i];
+		json_t *o = json_pack("{s:i, s:i, s:i, s:o, s:o, s:o, s:o, s:I, s:b, s:b}", "num",
+		                      (int)p->num, "parent", (int)p->parent, "depth", (int)p->depth,
+		                      "content_type", str_or_null(p->content_type), "charset",
+		                      str_or_null(p->charset), "filename", str_or_null(p->filename),
+		                      "content_id", str_or_null(p->content_id), "size",
+		                      (json_int_t)p->size, "attachment", p->attachment, "container",
+		                      p->container);
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+static void warnings_add(json_t *o, const char *w)
+{
+	json_t *a = json_object_get(o, "warnings");
+	if (!a) {
+		a = json_array();
+		json_object_set_new(o, "warnings", a);
+	}
+	json_array_append_new(a, json_string(w));
+}
+
+static void info_json(const mime_info_t *in, json_t *o)
+{
+	json_t *h = json_array();
+	for (size_t i = 0; i < in->nheaders; i++)
+		json_array_append_new(h, json_pack("{s:o, s:o}", "name",
+		                                   str_or_null(in->headers[i].name), "value",
+		                                   str_or_null(in->headers[i].value)));
+	json_object_set_new(o, "headers", h);
+	json_object_set_new(o, "subject", str_or_null(in->subject));
+	json_object_set_new(o, "from", addrs_json(&in->from));
+	json_object_set_new(o, "to", addrs_json(&in->to));
+	json_object_set_new(o, "cc", addrs_json(&in->cc));
+	json_object_set_new(o, "bcc", addrs_json(&in->bcc));
+	json_object_set_new(o, "date", in->flags & MIME_F_NO_DATE ? json_null() : api_time(in->date));
+	json_object_set_new(o, "message_id", str_or_null(in->message_id));
+	json_object_set_new(o, "parts", parts_json(in));
+	json_object_set_new(o, "parts_dropped", json_integer((json_int_t)in->parts_dropped));
+	json_object_set_new(o, "attachment_count", json_integer(in->attachment_count));
+	json_object_set_new(o, "journal", json_boolean(in->flags & MIME_F_JOURNAL));
+	static const struct {
+		uint32_t bit;
+		const char *name;
+	} w[] = {{MIME_F_UNPARSED, "unparsed"},   {MIME_F_TRUNCATED, "truncated"},
+	         {MIME_F_NO_DATE, "no_date"},     {MIME_F_MALFORMED, "malformed"},
+	         {MIME_F_ENCRYPTED, "encrypted"}};
+	for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+		if (in->flags & w[i].bit)
+			warnings_add(o, w[i].name);
+}
+
+/* Reads (up to API_DETAIL_PARSE_MAX) and parses the message into o.  A
+ * message whose records fail authentication is reported, not hidden. */
+static void parse_into(api_ctx_t *c, const char *archive, uint64_t seq, uint64_t size, json_t *o)
+{
+	size_t want = size > API_DETAIL_PARSE_MAX ? API_DETAIL_PARSE_MAX : (size_t)size;
+	store_reader_t *rd = NULL;
+	buf_t b = {0};
+	store_status_t st = store_msg_open(c->app->store, archive, seq, &rd);
+	if (st == STORE_OK)
+		buf_reserve(&b, want);
+	while (st == STORE_OK && b.len < want) {
+		size_t got = 0;
+		st = store_reader_read(rd, b.data + b.len, want - b.len, &got);
+		if (!got)
+			break;
+		b.len += got;
+	}
+	store_reader_close(rd);
+	if (st != STORE_OK) {
+		warnings_add(o, st == STORE_ECORRUPT ? "integrity" : "unreadable");
+	} else {
+		mime_init();
+		mime_msg_t *m = NULL;
+		mime_opts_t mo = {0};
+		if (mime_parse(b.data, b.len, &mo, &m) == MIME_OK)
+			info_json(mime_msg_info(m), o);
+		mime_msg_free(m);
+		if (size > want)
+			warnings_add(o, "detail_truncated");
+	}
+	if (!json_object_get(o, "warnings"))
+		json_object_set_new(o, "warnings", json_array());
+	buf_free(&b);
+}
+
 static bool store_failed(api_ctx_t *c, store_status_t st, const char *id)
 {
 	if (st == STORE_OK)
@@ -159,6 +271,7 @@ void api_message_get(api_ctx_t *c)
 		return;
 	}
 	json_t *o = message_json(m, c->params[0]);
+	parse_into(c, archive, seq, m->size, o);
 	store_msg_free(m);
 	api_json(c, 200, o);
 	json_decref(o);

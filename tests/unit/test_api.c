@@ -318,6 +318,14 @@ static void test_search(void)
 	   json_array_size(json_object_get(s.j, "arrivals")) == 1, "one arrival listed");
 	ok(json_object_get(json_object_get(s.j, "store"), "segment") != NULL, "store position");
 	is_str(json_string_value(json_object_get(s.j, "id")), "default-1", "id");
+	is_str(json_string_value(json_object_get(s.j, "subject")), "first", "decoded subject");
+	is_str(json_string_value(json_array_get(json_object_get(s.j, "from"), 0)), "a@example.com",
+	       "from addresses");
+	json_t *h0 = json_array_get(json_object_get(s.j, "headers"), 2);
+	ok(h0 && !strcmp(json_string_value(json_object_get(h0, "name")), "Subject") &&
+	   !strcmp(json_string_value(json_object_get(h0, "value")), "first"), "headers in order");
+	ok(json_array_size(json_object_get(s.j, "parts")) == 1, "part tree");
+	ok(json_is_array(json_object_get(s.j, "warnings")), "warnings listed (none: no Date)");
 	rs_free(&s);
 	s = get(&alice, "/api/v1/messages/other-1", NULL, NULL);
 	ok(s.status == 404, "alice guessing other-1 gets 404, as if it did not exist");

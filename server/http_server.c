@@ -221,8 +221,10 @@ static enum MHD_Result answer(struct listener *l, struct MHD_Connection *conn, c
 		                      "format_version", API_FORMAT_VERSION);
 	}
 	auth_principal_free(p);
-	log_info("http.request", "method=%s route=%s status=%d client=%s", method,
-	         resp.route ? resp.route : "-", resp.status, client);
+	char qm[64], qc[96];
+	log_info("http.request", "method=%s route=%s status=%d client=%s",
+	         log_q(qm, sizeof qm, method), resp.route ? resp.route : "-", resp.status,
+	         log_q(qc, sizeof qc, client));
 	struct MHD_Response *m = mhd_response(&resp);
 	enum MHD_Result rc = MHD_NO;
 	if (m) {

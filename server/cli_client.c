@@ -49,6 +49,10 @@ cli_ctx_t *cli_ctx_open(const char *config_path, const char *what)
 {
 	config_t *cfg;
 	char *err;
+	/* A command's output is its answer; the modules' routine info lines
+	 * (recovery, migrations) are for the daemon's log.  Before any thread. */
+	if (!getenv("VELLUM_LOG_LEVEL"))
+		log_set_level(LOG_LEVEL_WARN);
 	if (config_load(config_path, &cfg, &err) != CONFIG_OK) {
 		cli_error("%s", err);
 		free(err);

@@ -176,6 +176,8 @@ int cli_init_main(const char *config_path, int argc, char **argv)
 	}
 	init_t in = {0};
 	char *err;
+	if (!getenv("VELLUM_LOG_LEVEL"))
+		log_set_level(LOG_LEVEL_WARN);
 	if (config_load(config_path, &in.cfg, &err) != CONFIG_OK) {
 		cli_error("%s", err);
 		free(err);

@@ -183,6 +183,16 @@ static void test_basics(void)
 	                 .headers = {"Authorization", "Bearer nope", NULL}});
 	is_int(s.status, 401, "unknown bearer token 401");
 	rs_free(&s);
+	static const char *const cookies[] = {
+		"vellum=", "vellum", "xvellum=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", ";;;;",
+		"a=b; vellum=\xff\xfe; c=d", "vellum=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+	};
+	for (size_t i = 0; i < sizeof cookies / sizeof cookies[0]; i++) {
+		s = call(&(rq_t){.method = "GET", .path = "/api/v1/search",
+		                 .headers = {"Cookie", cookies[i], NULL}});
+		ok(s.status == 401, "hostile cookie header %zu: 401", i);
+		rs_free(&s);
+	}
 	s = call(&(rq_t){.method = "GET", .path = "/"});
 	ok(s.status == 200 && hdr_of(&s, "Content-Security-Policy") && s.r.content_type &&
 	   strstr(s.r.content_type, "text/html"), "UI index served without session, with CSP");
@@ -283,6 +293,11 @@ static void test_search(void)
 	   json_object_get(s.j, "format_version"), "search answers total, total_exact, results");
 	rs_free(&s);
 	is_int(audit_count("alice", "search", "ok"), 1, "search audited");
+	char jar[256];
+	snprintf(jar, sizeof jar, "theme=dark; %s; other=1", alice.cookie);
+	s = call(&(rq_t){.method = "GET", .path = "/api/v1/search", .headers = {"Cookie", jar, NULL}});
+	is_int(s.status, 200, "the session cookie is found among others");
+	rs_free(&s);
 	s = get(&alice, "/api/v1/search", "archive", "other");
 	ok(s.status == 403 && !strcmp(code_of(&s), "forbidden"), "alice may not search other");
 	rs_free(&s);

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <pthread.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -275,6 +277,92 @@ static void test_cli(bool remote)
 	buf_free(&o);
 }
 
+/* A stand-in server on the control socket path that answers every request
+ * with one canned response, to drive the CLI's HTTP client through chunked
+ * and broken bodies. */
+typedef struct fake {
+	int fd;
+	const char *answer;
+	pthread_t th;
+} fake_t;
+
+static void *fake_run(void *arg)
+{
+	fake_t *f = arg;
+	int c = accept(f->fd, NULL, NULL);
+	if (c >= 0) {
+		char b[4096];
+		ssize_t n = read(c, b, sizeof b);   /* one small request */
+		(void)n;
+		util_write_all(c, f->answer, strlen(f->answer));
+		close(c);
+	}
+	return NULL;
+}
+
+static void fake_start(fake_t *f, const char *answer)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", sock);
+	unlink(sock);
+	f->fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	f->answer = answer;
+	if (bind(f->fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(f->fd, 4) != 0)
+		testapp_bail("fake server");
+	pthread_create(&f->th, NULL, fake_run, f);
+}
+
+static void fake_stop(fake_t *f)
+{
+	pthread_join(f->th, NULL);
+	close(f->fd);
+	unlink(sock);
+}
+
+static void test_cli_client(void)
+{
+	fake_t f;
+	buf_t o = {0};
+	fake_start(&f, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	               "5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nTrailer: x\r\n\r\n");
+	int rc = cli(&o, NULL, "show --raw default-1");
+	fake_stop(&f);
+	ok(rc == 0 && o.len == 12 && !memcmp(o.data, "hello, world", 12),
+	   "the CLI decodes a chunked answer");
+	buf_reset(&o);
+	fake_start(&f, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel");
+	rc = cli(&o, NULL, "show --raw default-1");
+	fake_stop(&f);
+	ok(rc == 1 && strstr((char *)o.data, "cut short"), "a chunked answer cut short fails");
+	buf_reset(&o);
+	fake_start(&f, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n");
+	rc = cli(&o, NULL, "show --raw default-1");
+	fake_stop(&f);
+	ok(rc == 1, "a bad chunk size fails");
+	buf_reset(&o);
+	fake_start(&f, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort");
+	rc = cli(&o, NULL, "show --raw default-1");
+	fake_stop(&f);
+	ok(rc == 1 && strstr((char *)o.data, "cut short"), "fewer bytes than Content-Length fails");
+	buf_reset(&o);
+	fake_start(&f, "SMTP/1.0 what\r\n\r\n");
+	rc = cli(&o, NULL, "user list");
+	fake_stop(&f);
+	ok(rc == 1 && strstr((char *)o.data, "malformed"), "a non-HTTP answer fails");
+	buf_reset(&o);
+	fake_start(&f, "HTTP/1.1 404 Not Found\r\nContent-Length: 47\r\n\r\n"
+	               "{\"error\":{\"code\":\"not_found\",\"message\":\"gone\"}}");
+	rc = cli(&o, NULL, "show --raw default-1");
+	fake_stop(&f);
+	ok(rc == 1 && strstr((char *)o.data, "vellum: show default-1: gone"),
+	   "an error answer to --raw is reported, not written out");
+	buf_free(&o);
+	/* No server answers at all while the lock is held. */
+	rc = cli(&o, NULL, "user list");
+	ok(rc == 1 && strstr((char *)o.data, "does not answer"), "a dead control socket is reported");
+	buf_free(&o);
+}
+
 int main(void)
 {
 	log_set_level(LOG_LEVEL_OFF);
@@ -301,6 +389,8 @@ int main(void)
 		test_cli(true);
 	http_server_free(srv);
 	ok(access(sock, F_OK) != 0, "control socket removed at shutdown");
+	if (have_bin)
+		test_cli_client();   /* the lock is still held by this process */
 	free(sock);
 	http_status_t st = HTTP_OK;
 	http_server_t *s2;

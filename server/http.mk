@@ -25,3 +25,15 @@ tests_unit_test_api_SOURCES = tests/unit/test_api.c tests/unit/tap.h tests/unit/
 tests_unit_test_api_LDADD = $(VL_LIBS)
 tests_unit_test_http_SOURCES = tests/unit/test_http.c tests/unit/tap.h tests/unit/testapp.h
 tests_unit_test_http_LDADD = $(VL_LIBS)
+# Fuzz target: hostile requests through api_handle (tests/fuzz/README.md).
+EXTRA_DIST += tests/fuzz/corpus/api
+check_PROGRAMS += tests/fuzz/replay_api
+TESTS += tests/fuzz/replay_api
+tests_fuzz_replay_api_SOURCES = tests/fuzz/fuzz_api.c tests/fuzz/replay_main.c
+tests_fuzz_replay_api_LDADD = $(VL_LIBS)
+if FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_api
+tests_fuzz_fuzz_api_SOURCES = tests/fuzz/fuzz_api.c
+tests_fuzz_fuzz_api_LDADD = $(VL_LIBS)
+tests_fuzz_fuzz_api_LDFLAGS = -fsanitize=fuzzer
+endif

@@ -17,5 +17,5 @@ if FUZZING
 noinst_PROGRAMS += tests/fuzz/fuzz_config
 tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz_config.c
 tests_fuzz_fuzz_config_LDADD = $(VL_LIBS)
-tests_fuzz_fuzz_config_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_fuzz_config_LDFLAGS = $(FUZZ_LDFLAGS)
 endif

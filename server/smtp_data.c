@@ -1,0 +1,123 @@
+/* smtp_data.c — the DATA phase: finding the end of the data, dot-unstuffing.
+ *
+ * Does: scan message data as it arrives, in chunks split anywhere, and
+ * produce the message bytes exactly as the client meant them (RFC 5321
+ * §4.5.2: a line's leading "." is removed), stopping at the end-of-data line.
+ * Flags bare LF and bare CR and lines longer than max_line.  Does not: buffer
+ * the message (output goes straight to the store) or change anything else
+ * in it: line endings stay as they arrived.
+ *
+ * Lines end only at CRLF, and the data ends only at CRLF "." CRLF: a bare LF
+ * or bare CR never ends a line, so sequences like "\n.\n", "\r.\r",
+ * "\r\n.\n" or "\n.\r\n" are message data.  That closes SMTP smuggling
+ * (CVE-2023-51764 class): a client cannot hide a second transaction inside
+ * a message that another server would have split in two.
+ *
+ * At a line start a "." is always consumed: it is either the stuffing dot
+ * or the start of the terminator.  If ".\r" is not followed by "\n" the CR
+ * was held back and is emitted with the next byte (hence SMTP_DATA_SLACK).
+ *
+ *   LINE_START  '.' -> DOT         (dot dropped)
+ *   DOT         '\r' -> DOT_CR     (CR held back)
+ *   DOT_CR      '\n' -> end of data
+ *   any         '\r' -> CR ; CR '\n' -> LINE_START ; other bytes -> BODY
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "smtp_private.h"
+
+enum { S_LINE_START = 0, S_BODY, S_CR, S_DOT, S_DOT_CR };
+
+void smtp_data_init(smtp_data_t *d, uint64_t max_line)
+{
+	memset(d, 0, sizeof *d);
+	d->state = S_LINE_START;
+	d->max_line = max_line;
+}
+
+/* Counts octets of the current line (the CR of its CRLF is not counted). */
+static inline void line_octets(smtp_data_t *d, size_t k)
+{
+	d->line += k;
+	if (d->max_line && d->line > d->max_line)
+		d->long_line = true;
+}
+#define line_octet(d) line_octets((d), 1)
+
+size_t smtp_data_scan(smtp_data_t *d, const uint8_t *in, size_t n, uint8_t *out, size_t *outn,
+                      bool *done)
+{
+	size_t i = 0, o = 0;
+	*done = false;
+	while (i < n) {
+		if (d->state == S_BODY) {
+			/* Fast path: copy the run of ordinary bytes in one go. */
+			size_t k = i;
+			while (k < n && in[k] != '\r' && in[k] != '\n')
+				k++;
+			memcpy(out + o, in + i, k - i);
+			o += k - i;
+			line_octets(d, k - i);
+			i = k;
+			if (i == n)
+				break;
+		}
+		uint8_t c = in[i++];
+		switch (d->state) {
+		case S_LINE_START:
+			if (c == '.') {
+				line_octet(d);
+				d->state = S_DOT;
+				continue;
+			}
+			break;
+		case S_DOT:
+			if (c == '\r') {
+				d->state = S_DOT_CR;
+				continue;
+			}
+			break;
+		case S_DOT_CR:
+			if (c == '\n') {
+				d->state = S_LINE_START;
+				d->line = 0;
+				*outn = o;
+				*done = true;
+				return i;
+			}
+			/* ".\r" then something else: the CR was a bare CR. */
+			out[o++] = '\r';
+			line_octet(d);
+			d->flags |= STORE_ENV_BARE_CR;
+			d->state = S_BODY;
+			break;
+		case S_CR:
+			if (c == '\n') {
+				out[o++] = c;
+				d->line = 0;
+				d->state = S_LINE_START;
+				continue;
+			}
+			d->flags |= STORE_ENV_BARE_CR;
+			line_octet(d); /* the CR turned out to be part of the line */
+			d->state = S_BODY;
+			break;
+		default:
+			break;
+		}
+		/* Generic byte in the middle of a line (or first of a line). */
+		out[o++] = c;
+		if (c == '\r') {
+			d->state = S_CR; /* counted once we know it is not CRLF */
+		} else {
+			if (c == '\n')
+				d->flags |= STORE_ENV_BARE_LF;
+			line_octet(d);
+			d->state = S_BODY;
+		}
+	}
+	*outn = o;
+	return i;
+}

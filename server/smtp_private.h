@@ -52,9 +52,6 @@
 #define SMTP_READS_PER_EVENT 8
 /* Connections accepted per readiness event of a listener, for the same reason. */
 #define SMTP_ACCEPT_BATCH 64
-/* File descriptors kept aside for everything that is not a session (store
- * segments, SQLite, the HTTP server, the indexer's pipes). */
-#define SMTP_FD_RESERVE 256
 /* How long a session that has been told 421/221 may take to read it. */
 #define SMTP_CLOSE_GRACE_US (5 * UTIL_US_PER_SEC)
 /* Extra output room the DATA scanner may need beyond its input (a CR it held
@@ -244,6 +241,14 @@ typedef enum { SMTP_EV_LISTENER = 1, SMTP_EV_SESSION, SMTP_EV_QUEUE, SMTP_EV_WAK
 
 typedef struct smtp_session smtp_session_t;
 
+/* What a counted reply answered. */
+typedef enum {
+	SMTP_COUNT_MESSAGE = 0,  /* the final answer to a message (end of DATA, DATA refused) */
+	SMTP_COUNT_ENVELOPE,     /* a refused MAIL or RCPT */
+	SMTP_COUNT_CONNECTION,   /* a refused connection (421 at the limits, 554 denied) */
+	SMTP_COUNT__N
+} smtp_count_t;
+
 typedef struct smtp_listener {
 	smtp_ev_kind_t kind;               /* SMTP_EV_LISTENER, first: epoll data */
 	size_t index;
@@ -256,8 +261,7 @@ typedef struct smtp_listener {
 	bool paused;                        /* accept stopped after EMFILE */
 	metrics_t *metrics;
 	metric_t *m_sessions, *m_bytes;
-	metric_t *m_replies[SMTP_R__COUNT]; /* messages by final reply, looked up lazily */
-	metric_t *m_rcpt_refused[SMTP_R__COUNT];
+	metric_t *m_replies[SMTP_COUNT__N][SMTP_R__COUNT]; /* by reply, looked up lazily */
 } smtp_listener_t;
 
 typedef struct smtp_client smtp_client_t;
@@ -293,8 +297,13 @@ const ingest_routes_t *smtp_server_routes(smtp_server_t *srv, smtp_listener_t *l
 void smtp_server_watch(smtp_server_t *srv, smtp_session_t *s, uint32_t events);
 /* Unlinks and frees a session (closes its fd, releases its client slot). */
 void smtp_server_session_free(smtp_server_t *srv, smtp_session_t *s);
-/* The counter of messages/recipients answered with id on listener l. */
-void smtp_server_count_reply(smtp_listener_t *l, smtp_reply_id_t id, bool rcpt);
+/* Counts a reply on listener l, by code. */
+void smtp_server_count_reply(smtp_listener_t *l, smtp_reply_id_t id, smtp_count_t what);
+/* The name we give in greetings and 421s. */
+static inline const char *smtp_listener_hostname(const smtp_listener_t *l)
+{
+	return l->cfg->hostname ? l->cfg->hostname : "localhost";
+}
 /* Counts one stored message for an archive and sets its last-received time. */
 void smtp_server_count_archive(smtp_listener_t *l, const char *archive);
 

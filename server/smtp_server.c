@@ -17,7 +17,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -47,7 +46,6 @@ const char *smtp_strerror(smtp_status_t st)
 	case SMTP_OK: return "ok";
 	case SMTP_EADDR: return "invalid listen address";
 	case SMTP_EBIND: return "cannot listen";
-	case SMTP_ELIMIT: return "open-file limit too low for max_connections";
 	case SMTP_EROUTES: return "cannot read the archive list";
 	case SMTP_ESYS: return "event loop setup failed";
 	}
@@ -167,20 +165,26 @@ const ingest_routes_t *smtp_server_routes(smtp_server_t *srv, smtp_listener_t *l
 
 /* ---- metrics ---- */
 
-void smtp_server_count_reply(smtp_listener_t *l, smtp_reply_id_t id, bool envelope)
+void smtp_server_count_reply(smtp_listener_t *l, smtp_reply_id_t id, smtp_count_t what)
 {
-	if ((unsigned)id >= SMTP_R__COUNT)
+	static const char *const names[SMTP_COUNT__N] = {
+		"vellum_smtp_messages_total",
+		"vellum_smtp_envelope_refused_total",
+		"vellum_smtp_connections_refused_total",
+	};
+	static const char *const helps[SMTP_COUNT__N] = {
+		"Messages by listener and final reply code",
+		"MAIL and RCPT commands refused, by listener and reply code",
+		"Connections refused at accept, by listener and reply code",
+	};
+	if ((unsigned)id >= SMTP_R__COUNT || (unsigned)what >= SMTP_COUNT__N)
 		return;
-	metric_t **slot = envelope ? &l->m_rcpt_refused[id] : &l->m_replies[id];
+	metric_t **slot = &l->m_replies[what][id];
 	if (!*slot) {
 		char code[8];
 		snprintf(code, sizeof code, "%u", smtp_reply_get(id)->code);
 		const char *labels[] = {"listener", l->cfg->name, "code", code, NULL};
-		*slot = envelope ? metrics_counter(l->metrics, "vellum_smtp_envelope_refused_total",
-		                                   "MAIL/RCPT commands refused, by reply code",
-		                                   labels)
-		                 : metrics_counter(l->metrics, "vellum_smtp_messages_total",
-		                                   "Messages by final reply code", labels);
+		*slot = metrics_counter(l->metrics, names[what], helps[what], labels);
 	}
 	metric_inc(*slot);
 }
@@ -231,35 +235,6 @@ static smtp_status_t listener_bind(smtp_listener_t *l)
 	return SMTP_OK;
 }
 
-/* RLIMIT_NOFILE must hold every session plus what the rest of the process
- * uses; raise the soft limit, or refuse to start rather than fail at load. */
-static smtp_status_t fd_limit(const config_t *cfg)
-{
-	uint64_t need = SMTP_FD_RESERVE;
-	for (size_t i = 0; i < cfg->nlisteners; i++)
-		need += (uint64_t)cfg->listeners[i].max_connections + 1;
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return SMTP_OK;
-	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
-		if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
-			log_error("smtp.fdlimit",
-			          "need=%llu hard=%llu err=open-file limit too low for max_connections "
-			          "(raise it, e.g. LimitNOFILE=, or lower max_connections)",
-			          (unsigned long long)need, (unsigned long long)rl.rlim_max);
-			return SMTP_ELIMIT;
-		}
-		rl.rlim_cur = need;
-		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
-			log_error("smtp.fdlimit", "need=%llu err=%s", (unsigned long long)need,
-			          strerror(errno));
-			return SMTP_ELIMIT;
-		}
-		log_info("smtp.fdlimit", "soft=%llu", (unsigned long long)need);
-	}
-	return SMTP_OK;
-}
-
 static bool epoll_add(int epfd, int fd, uint32_t events, void *ptr)
 {
 	struct epoll_event ev = {.events = events, .data.ptr = ptr};
@@ -296,7 +271,7 @@ static smtp_status_t server_setup(smtp_server_t *srv)
 		if (!epoll_add(srv->epfd, l->fd, EPOLLIN, l))
 			return SMTP_ESYS;
 		char a[SMTP_ADDR_STRMAX];
-		smtp_server_listener_addr(srv, i, a, sizeof a);
+		smtp_server_addr(srv, i, a, sizeof a);
 		log_info("smtp.listen", "listener=%s addr=%s", l->cfg->name, a);
 	}
 	return SMTP_OK;
@@ -329,9 +304,7 @@ smtp_status_t smtp_server_new(app_t *app, const smtp_opts_t *opts, smtp_server_t
 		l->m_bytes = metrics_counter(app->metrics, "vellum_smtp_bytes_received_total",
 		                             "Bytes received from SMTP clients", labels);
 	}
-	smtp_status_t st = srv->opts.keep_fd_limit ? SMTP_OK : fd_limit(app->cfg);
-	if (st == SMTP_OK)
-		st = server_setup(srv);
+	smtp_status_t st = server_setup(srv);
 	if (st == SMTP_OK && !routes_refresh(srv))
 		st = SMTP_EROUTES;
 	if (st != SMTP_OK) {
@@ -352,7 +325,7 @@ const char *smtp_server_listener_name(const smtp_server_t *s, size_t i)
 	return i < s->nlisteners ? s->listeners[i].cfg->name : NULL;
 }
 
-bool smtp_server_listener_addr(const smtp_server_t *s, size_t i, char *buf, size_t n)
+bool smtp_server_addr(const smtp_server_t *s, size_t i, char *buf, size_t n)
 {
 	if (i >= s->nlisteners)
 		return false;
@@ -435,14 +408,14 @@ static void bury(smtp_server_t *srv)
 static void refuse_now(smtp_listener_t *l, int fd, smtp_reply_id_t id, const char *addr)
 {
 	buf_t b = {0};
-	smtp_reply_format(&b, id, l->cfg->hostname, NULL);
+	smtp_reply_format(&b, id, smtp_listener_hostname(l), NULL);
 	ssize_t w = send(fd, b.data, b.len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	(void)w; /* best effort: the client is being turned away */
 	buf_free(&b);
 	close(fd);
 	log_info("smtp.refuse", "listener=%s client=%s reply=%s", l->cfg->name, addr,
 	         smtp_reply_name(id));
-	smtp_server_count_reply(l, id, false);
+	smtp_server_count_reply(l, id, SMTP_COUNT_CONNECTION);
 }
 
 static void accept_one(smtp_server_t *srv, smtp_listener_t *l, int fd,
@@ -464,8 +437,10 @@ static void accept_one(smtp_server_t *srv, smtp_listener_t *l, int fd,
 	smtp_reply_id_t refuse = SMTP_R_OK;
 	bool allowed = cfg->n_allow_clients == 0 ||
 	               util_cidr_match(cfg->allow_clients, cfg->n_allow_clients, peer);
-	if (!allowed || util_cidr_match(cfg->deny_clients, cfg->n_deny_clients, peer))
+	if (!allowed || util_cidr_match(cfg->deny_clients, cfg->n_deny_clients, peer)) {
 		refuse = SMTP_R_DENIED;
+		smtp_server_count_reply(l, refuse, SMTP_COUNT_CONNECTION);
+	}
 	smtp_session_t *s = smtp_session_new(srv, l, fd, peer, c, refuse);
 	s->next = srv->sessions;
 	if (s->next)

@@ -36,7 +36,7 @@
 
 static const char *hostname(const smtp_session_t *s)
 {
-	return s->lst->cfg->hostname ? s->lst->cfg->hostname : "localhost";
+	return smtp_listener_hostname(s->lst);
 }
 
 static void session_close_soon(smtp_session_t *s)
@@ -137,7 +137,7 @@ static void tx_refuse(smtp_session_t *s, smtp_reply_id_t id)
 	log_info("smtp.refused", "session=%llu listener=%s client=%s reply=%u size=%llu",
 	         (unsigned long long)s->id, s->lst->cfg->name, s->addr,
 	         smtp_reply_get(id)->code, (unsigned long long)s->tx.size);
-	smtp_server_count_reply(s->lst, id, false);
+	smtp_server_count_reply(s->lst, id, SMTP_COUNT_MESSAGE);
 	tx_reset(s);
 	s->state = SMTP_STATE_HELO;
 	reply(s, id, NULL);
@@ -301,7 +301,7 @@ static void proceed_data(smtp_session_t *s, const char *arg, size_t n, smtp_args
 		/* The transaction stays open: the client may RSET or QUIT. */
 		tx->append = NULL;
 		smtp_reply_id_t id = smtp_reply_for_store(st);
-		smtp_server_count_reply(s->lst, id, false);
+		smtp_server_count_reply(s->lst, id, SMTP_COUNT_MESSAGE);
 		reply(s, id, NULL);
 		return;
 	}
@@ -440,7 +440,7 @@ static void session_command(smtp_session_t *s, const char *line, size_t len)
 		c->proceed(s, arg, argn, &a);
 	else {
 		if (cmd == SMTP_CMD_RCPT || cmd == SMTP_CMD_MAIL)
-			smtp_server_count_reply(s->lst, r, true);
+			smtp_server_count_reply(s->lst, r, SMTP_COUNT_ENVELOPE);
 		reply(s, r, NULL);
 	}
 	if (a.route_v && a.route_v != a.routes)
@@ -512,6 +512,8 @@ static bool session_data(smtp_session_t *s)
 			return true;
 		}
 		tx->flags |= tx->data.flags;
+		if (tx->data.flags)
+			store_append_set_flags(tx->append, tx->data.flags);
 		store_append_commit(tx->append, s->srv->queue, s);
 		tx->append = NULL;
 		s->srv->pending++;
@@ -676,15 +678,15 @@ static void commit_reply(smtp_session_t *s, const store_completion_t *c)
 	for (size_t i = 0; c->status == STORE_OK && i < c->nids; i++)
 		buf_printf(&ids, "%s%s-%llu", i ? " " : "", c->ids[i].archive,
 		           (unsigned long long)c->ids[i].seq);
-	char q[LOG_Q_MAX];
+	char q[LOG_Q_MAX], qi[LOG_Q_MAX];
 	log_info("smtp.message",
 	         "session=%llu listener=%s client=%s from=%s rcpts=%zu size=%llu sha256=%s "
 	         "status=%s reply=%u ids=%s",
 	         (unsigned long long)s->id, s->lst->cfg->name, s->addr,
 	         log_q(q, sizeof q, s->tx.mail_from), s->tx.nrcpt,
 	         (unsigned long long)c->size, sha, store_strerror(c->status),
-	         smtp_reply_get(id)->code, ids.len ? (char *)ids.data : "-");
-	smtp_server_count_reply(s->lst, id, false);
+	         smtp_reply_get(id)->code, log_q(qi, sizeof qi, ids.len ? (char *)ids.data : "-"));
+	smtp_server_count_reply(s->lst, id, SMTP_COUNT_MESSAGE);
 	if (c->status == STORE_OK)
 		for (size_t i = 0; i < c->nids; i++)
 			smtp_server_count_archive(s->lst, c->ids[i].archive);
@@ -696,6 +698,7 @@ static void commit_reply(smtp_session_t *s, const store_completion_t *c)
 void smtp_session_on_commit(smtp_session_t *s, store_completion_t *c)
 {
 	s->srv->pending--;
+	s->last_input = util_monotonic_us(); /* the wait was ours, not the client's */
 	commit_reply(s, c);
 	store_completion_free(c);
 	tx_reset(s);

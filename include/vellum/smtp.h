@@ -26,7 +26,6 @@ typedef enum {
 	SMTP_OK = 0,
 	SMTP_EADDR,    /* a listener's `listen` is not a numeric host:port */
 	SMTP_EBIND,    /* socket/bind/listen failed (address in use, permission) */
-	SMTP_ELIMIT,   /* the open-file limit cannot fit max_connections */
 	SMTP_EROUTES,  /* the archive list could not be read at start */
 	SMTP_ESYS,     /* epoll/eventfd setup failed */
 } smtp_status_t;
@@ -46,11 +45,6 @@ typedef struct smtp_opts {
 	 * (used by tests and by a server without a database). */
 	smtp_archives_fn archives;
 	void *archives_arg;
-	/* Leave RLIMIT_NOFILE alone (tests that run several servers in one
-	 * process).  Default false: smtp_server_new raises the soft limit to fit
-	 * the listeners' max_connections and fails with SMTP_ELIMIT if the hard
-	 * limit cannot. */
-	bool keep_fd_limit;
 } smtp_opts_t;
 
 typedef struct smtp_server smtp_server_t;
@@ -58,8 +52,9 @@ typedef struct smtp_server smtp_server_t;
 /* Binds every listener of app->cfg (port 0 picks a free port), reads the
  * archive list once and builds the routing tables.  Failures are logged with
  * the listener's name and address.  app must outlive the server; app->store
- * must be open read-write.  On success *out is owned by the caller
- * (smtp_server_free). */
+ * must be open read-write.  opts may be NULL (defaults).  The caller has
+ * raised RLIMIT_NOFILE to fit max_connections (serve does).  On success *out
+ * is owned by the caller (smtp_server_free). */
 smtp_status_t smtp_server_new(app_t *app, const smtp_opts_t *opts, smtp_server_t **out);
 
 /* Listeners in configuration order: how many, the name of listener i (owned
@@ -69,7 +64,7 @@ smtp_status_t smtp_server_new(app_t *app, const smtp_opts_t *opts, smtp_server_t
 #define SMTP_ADDR_STRMAX 64
 size_t smtp_server_listener_count(const smtp_server_t *s);
 const char *smtp_server_listener_name(const smtp_server_t *s, size_t i);
-bool smtp_server_listener_addr(const smtp_server_t *s, size_t i, char *buf, size_t n);
+bool smtp_server_addr(const smtp_server_t *s, size_t i, char *buf, size_t n);
 
 /* Runs the event loop on the calling thread until smtp_server_stop() or
  * app->stopping.  On stop: listeners close, sessions waiting for the store get

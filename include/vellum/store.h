@@ -143,6 +143,10 @@ store_status_t store_append_begin(store_t *s, const store_envelope_t *env,
 /* Adds message bytes (exactly as they will be stored).  Never blocks on
  * disk; may fail with EBUSY (cap), ETOOBIG, EFAILED — then abort. */
 store_status_t store_append_write(store_append_t *a, const void *p, size_t n);
+/* ORs STORE_ENV_* flags learned while the data arrived (the SMTP DATA
+ * scanner sees bare LF/CR only as the bytes stream through) into the
+ * envelope.  Call before store_append_commit. */
+void store_append_set_flags(store_append_t *a, uint32_t flags);
 /* Drops an append that will not be committed (client gone, policy refusal).
  * Chunk records already written become unreferenced and are never listed. */
 void store_append_abort(store_append_t *a);

@@ -12,3 +12,17 @@ tests_unit_test_smtp_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/server
 tests_unit_test_smtp_LDADD = $(VL_LIBS)
 tests_unit_test_ingest_SOURCES = tests/unit/test_ingest.c tests/unit/tap.h
 tests_unit_test_ingest_LDADD = $(VL_LIBS)
+
+# Fuzz target for the command/path parsers and the DATA scanner (tests/fuzz/README.md).
+check_PROGRAMS += tests/fuzz/replay_smtp
+TESTS += tests/fuzz/replay_smtp
+tests_fuzz_replay_smtp_SOURCES = tests/fuzz/fuzz_smtp.c tests/fuzz/replay_main.c
+tests_fuzz_replay_smtp_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/server
+tests_fuzz_replay_smtp_LDADD = $(VL_LIBS)
+if FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_smtp
+tests_fuzz_fuzz_smtp_SOURCES = tests/fuzz/fuzz_smtp.c
+tests_fuzz_fuzz_smtp_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/server
+tests_fuzz_fuzz_smtp_LDADD = $(VL_LIBS)
+tests_fuzz_fuzz_smtp_LDFLAGS = -fsanitize=fuzzer
+endif

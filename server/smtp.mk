@@ -5,13 +5,16 @@ libvellum_a_SOURCES += \
 	server/smtp_reply.c server/smtp_parse.c server/smtp_data.c server/smtp_io.c \
 	server/smtp_session.c server/smtp_server.c server/ingest.c
 
-check_PROGRAMS += tests/unit/test_smtp tests/unit/test_ingest
-TESTS += tests/unit/test_smtp tests/unit/test_ingest
+check_PROGRAMS += tests/unit/test_smtp tests/unit/test_ingest tests/unit/test_smtp_server
+TESTS += tests/unit/test_smtp tests/unit/test_ingest tests/unit/test_smtp_server
 tests_unit_test_smtp_SOURCES = tests/unit/test_smtp.c tests/unit/tap.h
 tests_unit_test_smtp_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/server
 tests_unit_test_smtp_LDADD = $(VL_LIBS)
 tests_unit_test_ingest_SOURCES = tests/unit/test_ingest.c tests/unit/tap.h
 tests_unit_test_ingest_LDADD = $(VL_LIBS)
+# The server in-process over loopback sockets, into a real store.
+tests_unit_test_smtp_server_SOURCES = tests/unit/test_smtp_server.c tests/unit/tap.h
+tests_unit_test_smtp_server_LDADD = $(VL_LIBS)
 
 # Fuzz target for the command/path parsers and the DATA scanner (tests/fuzz/README.md).
 check_PROGRAMS += tests/fuzz/replay_smtp

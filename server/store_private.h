@@ -126,6 +126,9 @@ void store_chain_next(uint8_t link[STORE_HASH_BYTES], uint64_t seq, const uint8_
  * writer adds: MSG_SEQ, SHA256, SIZE, CONTENT, ARCHIVE, KIND).  EINVAL when a
  * field is too long, holds a NUL, or there are too many recipients. */
 store_status_t store_env_encode_fields(const store_envelope_t *env, int64_t received, buf_t *out);
+/* ORs flags into the FLAGS field of fields encoded by store_env_encode_fields
+ * (store_append_set_flags: bare LF/CR are known only once the data is in). */
+void store_env_or_flags(buf_t *env, uint32_t flags);
 /* Appends the writer's fields. */
 void store_env_encode_tail(buf_t *out, uint64_t msg_seq, const uint8_t sha256[32], uint64_t size,
                            const char *archive, bool duplicate, const store_ref_t *refs,

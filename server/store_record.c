@@ -331,6 +331,21 @@ store_status_t store_env_encode_fields(const store_envelope_t *env, int64_t rece
 	return out->len > STORE_ENVELOPE_MAX ? STORE_EINVAL : STORE_OK;
 }
 
+void store_env_or_flags(buf_t *env, uint32_t flags)
+{
+	for (size_t off = 0; off + 6 <= env->len;) {
+		uint16_t tag = get16(env->data + off);
+		uint32_t n = get32(env->data + off + 2);
+		if (n > env->len - off - 6)
+			return;
+		if (tag == ENV_FLAGS && n == 4) {
+			put32(env->data + off + 6, get32(env->data + off + 6) | flags);
+			return;
+		}
+		off += 6 + (size_t)n;
+	}
+}
+
 void store_env_encode_tail(buf_t *out, uint64_t msg_seq, const uint8_t sha256[32], uint64_t size,
                            const char *archive, bool duplicate, const store_ref_t *refs,
                            size_t nrefs)

@@ -354,6 +354,11 @@ static void send_chunk(store_append_t *a)
 	enqueue(a->s, j);
 }
 
+void store_append_set_flags(store_append_t *a, uint32_t flags)
+{
+	store_env_or_flags(&a->env, flags);
+}
+
 store_status_t store_append_write(store_append_t *a, const void *p, size_t n)
 {
 	if (a->err)

@@ -93,8 +93,8 @@ bool ingest_pattern_valid(const char *s)
 }
 
 typedef struct route_key {
-	char *key;       /* lower-cased address or domain */
-	size_t archive;  /* index into names */
+	char *key;      /* lower-cased address or domain */
+	size_t archive; /* index into names */
 } route_key_t;
 
 struct ingest_routes {
@@ -102,7 +102,7 @@ struct ingest_routes {
 	size_t n;
 	route_key_t *exact, *domains;
 	size_t nexact, ndomains;
-	size_t *any;     /* archives with "*" */
+	size_t *any; /* archives with "*" */
 	size_t nany;
 };
 

@@ -104,8 +104,7 @@ size_t smtp_data_scan(smtp_data_t *d, const uint8_t *in, size_t n, uint8_t *out,
 			line_octet(d); /* the CR turned out to be part of the line */
 			d->state = S_BODY;
 			break;
-		default:
-			break;
+		default: break;
 		}
 		/* Generic byte in the middle of a line (or first of a line). */
 		out[o++] = c;

@@ -25,15 +25,28 @@ static const struct {
 	const char *verb;
 	smtp_cmd_t cmd;
 } verbs[] = {
-	{"HELO", SMTP_CMD_HELO},   {"EHLO", SMTP_CMD_EHLO},         {"MAIL", SMTP_CMD_MAIL},
-	{"RCPT", SMTP_CMD_RCPT},   {"DATA", SMTP_CMD_DATA},         {"RSET", SMTP_CMD_RSET},
-	{"NOOP", SMTP_CMD_NOOP},   {"QUIT", SMTP_CMD_QUIT},         {"VRFY", SMTP_CMD_VRFY},
-	{"HELP", SMTP_CMD_HELP},   {"EXPN", SMTP_CMD_EXPN},         {"BDAT", SMTP_CMD_BDAT},
-	{"AUTH", SMTP_CMD_AUTH},   {"STARTTLS", SMTP_CMD_STARTTLS},
-	/* An HTTP client (or a cross-protocol attack through one) is told off
-	 * at once, as Postfix does, instead of being answered line by line. */
-	{"GET", SMTP_CMD_HTTP},    {"POST", SMTP_CMD_HTTP},         {"HEAD", SMTP_CMD_HTTP},
-	{"PUT", SMTP_CMD_HTTP},    {"CONNECT", SMTP_CMD_HTTP},      {"OPTIONS", SMTP_CMD_HTTP},
+    {"HELO", SMTP_CMD_HELO},
+    {"EHLO", SMTP_CMD_EHLO},
+    {"MAIL", SMTP_CMD_MAIL},
+    {"RCPT", SMTP_CMD_RCPT},
+    {"DATA", SMTP_CMD_DATA},
+    {"RSET", SMTP_CMD_RSET},
+    {"NOOP", SMTP_CMD_NOOP},
+    {"QUIT", SMTP_CMD_QUIT},
+    {"VRFY", SMTP_CMD_VRFY},
+    {"HELP", SMTP_CMD_HELP},
+    {"EXPN", SMTP_CMD_EXPN},
+    {"BDAT", SMTP_CMD_BDAT},
+    {"AUTH", SMTP_CMD_AUTH},
+    {"STARTTLS", SMTP_CMD_STARTTLS},
+    /* An HTTP client (or a cross-protocol attack through one) is told off
+     * at once, as Postfix does, instead of being answered line by line. */
+    {"GET", SMTP_CMD_HTTP},
+    {"POST", SMTP_CMD_HTTP},
+    {"HEAD", SMTP_CMD_HTTP},
+    {"PUT", SMTP_CMD_HTTP},
+    {"CONNECT", SMTP_CMD_HTTP},
+    {"OPTIONS", SMTP_CMD_HTTP},
 };
 
 const char *smtp_cmd_name(smtp_cmd_t c)
@@ -284,8 +297,7 @@ static smtp_reply_id_t mail_param(const char *k, size_t kn, const char *v, size_
 	return SMTP_R_PARAM_UNKNOWN;
 }
 
-smtp_reply_id_t smtp_parse_mail(const char *arg, size_t n, smtp_path_t *path,
-                                smtp_mail_params_t *p)
+smtp_reply_id_t smtp_parse_mail(const char *arg, size_t n, smtp_path_t *path, smtp_mail_params_t *p)
 {
 	size_t pos;
 	memset(p, 0, sizeof *p);

@@ -61,60 +61,60 @@
 /* ---- replies: the one table (smtp_reply.c) ---- */
 
 typedef enum {
-	SMTP_R_OK = 0,            /* 250 2.0.0 */
-	SMTP_R_SENDER_OK,         /* 250 2.1.0 */
-	SMTP_R_RCPT_OK,           /* 250 2.1.5 */
-	SMTP_R_STORED,            /* 250 2.0.0 + ids */
-	SMTP_R_GREETING,          /* 220 */
-	SMTP_R_BYE,               /* 221 2.0.0 */
-	SMTP_R_HELP,              /* 214 2.0.0 */
-	SMTP_R_VRFY,              /* 252 2.5.0 */
-	SMTP_R_DATA_GO,           /* 354 */
-	SMTP_R_SHUTDOWN,          /* 421 4.3.2 */
-	SMTP_R_TOO_MANY_CONN,     /* 421 4.7.0 */
+	SMTP_R_OK = 0,              /* 250 2.0.0 */
+	SMTP_R_SENDER_OK,           /* 250 2.1.0 */
+	SMTP_R_RCPT_OK,             /* 250 2.1.5 */
+	SMTP_R_STORED,              /* 250 2.0.0 + ids */
+	SMTP_R_GREETING,            /* 220 */
+	SMTP_R_BYE,                 /* 221 2.0.0 */
+	SMTP_R_HELP,                /* 214 2.0.0 */
+	SMTP_R_VRFY,                /* 252 2.5.0 */
+	SMTP_R_DATA_GO,             /* 354 */
+	SMTP_R_SHUTDOWN,            /* 421 4.3.2 */
+	SMTP_R_TOO_MANY_CONN,       /* 421 4.7.0 */
 	SMTP_R_TOO_MANY_PER_CLIENT, /* 421 4.7.0 */
-	SMTP_R_TOO_MANY_ERRORS,   /* 421 4.7.0 */
-	SMTP_R_NOT_SMTP,          /* 421 4.7.0 (an HTTP request) */
-	SMTP_R_IDLE_TIMEOUT,      /* 421 4.4.2 */
-	SMTP_R_SESSION_TIMEOUT,   /* 421 4.4.2 */
-	SMTP_R_STORE_IO,          /* 451 4.3.0 */
-	SMTP_R_STORE_FAILED,      /* 451 4.3.0 */
-	SMTP_R_STORE_BUSY,        /* 451 4.3.0 */
-	SMTP_R_STORE_OTHER,       /* 451 4.3.0 */
-	SMTP_R_STORE_GONE,        /* 451 4.3.0: an archive vanished: retry re-routes */
-	SMTP_R_STORE_SHUTDOWN,    /* 421 4.3.2 */
-	SMTP_R_NO_SPACE,          /* 452 4.3.1 */
-	SMTP_R_TOO_MANY_RCPT,     /* 452 4.5.3 */
-	SMTP_R_UNKNOWN_CMD,       /* 500 5.5.1 */
-	SMTP_R_SYNTAX,            /* 500 5.5.2 */
-	SMTP_R_LINE_TOO_LONG,     /* 500 5.5.2 */
-	SMTP_R_PARAM_SYNTAX,      /* 501 5.5.4 */
-	SMTP_R_HELO_SYNTAX,       /* 501 5.5.4 */
-	SMTP_R_NO_ARGS,           /* 501 5.5.4: the command takes no argument */
-	SMTP_R_NOT_IMPL,          /* 502 5.5.1 */
-	SMTP_R_BAD_SEQ,           /* 503 5.5.1 */
-	SMTP_R_NEED_HELO,         /* 503 5.5.1 */
-	SMTP_R_NESTED_MAIL,       /* 503 5.5.1 */
-	SMTP_R_NEED_MAIL,         /* 503 5.5.1 */
-	SMTP_R_ONLY_QUIT,         /* 503 5.5.1: after a 554 greeting */
-	SMTP_R_NO_RCPT,           /* 554 5.5.1 */
-	SMTP_R_RCPT_UNKNOWN,      /* 550 5.1.1 */
-	SMTP_R_TOO_BIG,           /* 552 5.3.4 */
-	SMTP_R_LONG_LINE,         /* 554 5.6.0: a data line over max_line */
-	SMTP_R_ADDR_SYNTAX,       /* 501 5.1.3 */
-	SMTP_R_NEED_UTF8,         /* 553 5.6.7 */
-	SMTP_R_DENIED,            /* 554 5.7.1 (greeting) */
-	SMTP_R_PARAM_UNKNOWN,     /* 555 5.5.4 */
+	SMTP_R_TOO_MANY_ERRORS,     /* 421 4.7.0 */
+	SMTP_R_NOT_SMTP,            /* 421 4.7.0 (an HTTP request) */
+	SMTP_R_IDLE_TIMEOUT,        /* 421 4.4.2 */
+	SMTP_R_SESSION_TIMEOUT,     /* 421 4.4.2 */
+	SMTP_R_STORE_IO,            /* 451 4.3.0 */
+	SMTP_R_STORE_FAILED,        /* 451 4.3.0 */
+	SMTP_R_STORE_BUSY,          /* 451 4.3.0 */
+	SMTP_R_STORE_OTHER,         /* 451 4.3.0 */
+	SMTP_R_STORE_GONE,          /* 451 4.3.0: an archive vanished: retry re-routes */
+	SMTP_R_STORE_SHUTDOWN,      /* 421 4.3.2 */
+	SMTP_R_NO_SPACE,            /* 452 4.3.1 */
+	SMTP_R_TOO_MANY_RCPT,       /* 452 4.5.3 */
+	SMTP_R_UNKNOWN_CMD,         /* 500 5.5.1 */
+	SMTP_R_SYNTAX,              /* 500 5.5.2 */
+	SMTP_R_LINE_TOO_LONG,       /* 500 5.5.2 */
+	SMTP_R_PARAM_SYNTAX,        /* 501 5.5.4 */
+	SMTP_R_HELO_SYNTAX,         /* 501 5.5.4 */
+	SMTP_R_NO_ARGS,             /* 501 5.5.4: the command takes no argument */
+	SMTP_R_NOT_IMPL,            /* 502 5.5.1 */
+	SMTP_R_BAD_SEQ,             /* 503 5.5.1 */
+	SMTP_R_NEED_HELO,           /* 503 5.5.1 */
+	SMTP_R_NESTED_MAIL,         /* 503 5.5.1 */
+	SMTP_R_NEED_MAIL,           /* 503 5.5.1 */
+	SMTP_R_ONLY_QUIT,           /* 503 5.5.1: after a 554 greeting */
+	SMTP_R_NO_RCPT,             /* 554 5.5.1 */
+	SMTP_R_RCPT_UNKNOWN,        /* 550 5.1.1 */
+	SMTP_R_TOO_BIG,             /* 552 5.3.4 */
+	SMTP_R_LONG_LINE,           /* 554 5.6.0: a data line over max_line */
+	SMTP_R_ADDR_SYNTAX,         /* 501 5.1.3 */
+	SMTP_R_NEED_UTF8,           /* 553 5.6.7 */
+	SMTP_R_DENIED,              /* 554 5.7.1 (greeting) */
+	SMTP_R_PARAM_UNKNOWN,       /* 555 5.5.4 */
 	SMTP_R__COUNT
 } smtp_reply_id_t;
 
 typedef struct smtp_reply {
 	smtp_reply_id_t id;
-	unsigned code;          /* 250, 451, ... */
-	const char *enhanced;   /* "4.3.0", or NULL where RFC 3463 has none (220, 354) */
+	unsigned code;        /* 250, 451, ... */
+	const char *enhanced; /* "4.3.0", or NULL where RFC 3463 has none (220, 354) */
 	const char *text;
-	bool closes;            /* the server closes the connection after it (421) */
-	int store_status;       /* the store_status_t this row answers, or -1 */
+	bool closes;      /* the server closes the connection after it (421) */
+	int store_status; /* the store_status_t this row answers, or -1 */
 } smtp_reply_t;
 
 /* The row for id (static). */
@@ -144,11 +144,11 @@ typedef enum {
 	SMTP_CMD_QUIT,
 	SMTP_CMD_VRFY,
 	SMTP_CMD_HELP,
-	SMTP_CMD_EXPN,      /* known, not offered */
-	SMTP_CMD_BDAT,      /* stage 2 (CHUNKING) */
-	SMTP_CMD_STARTTLS,  /* stage 2 */
-	SMTP_CMD_AUTH,      /* stage 2 */
-	SMTP_CMD_HTTP,      /* GET/POST/...: not an SMTP client */
+	SMTP_CMD_EXPN,     /* known, not offered */
+	SMTP_CMD_BDAT,     /* stage 2 (CHUNKING) */
+	SMTP_CMD_STARTTLS, /* stage 2 */
+	SMTP_CMD_AUTH,     /* stage 2 */
+	SMTP_CMD_HTTP,     /* GET/POST/...: not an SMTP client */
 	SMTP_CMD__COUNT
 } smtp_cmd_t;
 
@@ -175,7 +175,7 @@ typedef struct smtp_mail_params {
 	uint64_t size;
 	smtp_body_t body;
 	bool smtputf8;
-	const char *text;   /* the parameters as sent, into the argument */
+	const char *text; /* the parameters as sent, into the argument */
 	size_t textn;
 } smtp_mail_params_t;
 
@@ -200,10 +200,10 @@ smtp_reply_id_t smtp_parse_helo(const char *arg, size_t n);
  * leading "." on a line is removed (stuffing). */
 typedef struct smtp_data {
 	int state;
-	uint32_t flags;       /* STORE_ENV_BARE_LF | STORE_ENV_BARE_CR seen */
-	uint64_t line;        /* octets of the current line so far */
-	uint64_t max_line;    /* longest line allowed (max_line), 0 = no limit */
-	bool long_line;       /* a line exceeded max_line */
+	uint32_t flags;    /* STORE_ENV_BARE_LF | STORE_ENV_BARE_CR seen */
+	uint64_t line;     /* octets of the current line so far */
+	uint64_t max_line; /* longest line allowed (max_line), 0 = no limit */
+	bool long_line;    /* a line exceeded max_line */
 } smtp_data_t;
 
 void smtp_data_init(smtp_data_t *d, uint64_t max_line);
@@ -229,7 +229,7 @@ typedef struct smtp_io_ops {
 struct smtp_io {
 	const smtp_io_ops_t *ops;
 	int fd;
-	void *layer;   /* TLS session state later; NULL for plain TCP */
+	void *layer; /* TLS session state later; NULL for plain TCP */
 };
 
 void smtp_io_plain(smtp_io_t *io, int fd);
@@ -243,22 +243,22 @@ typedef struct smtp_session smtp_session_t;
 
 /* What a counted reply answered. */
 typedef enum {
-	SMTP_COUNT_MESSAGE = 0,  /* the final answer to a message (end of DATA, DATA refused) */
-	SMTP_COUNT_ENVELOPE,     /* a refused MAIL or RCPT */
-	SMTP_COUNT_CONNECTION,   /* a refused connection (421 at the limits, 554 denied) */
+	SMTP_COUNT_MESSAGE = 0, /* the final answer to a message (end of DATA, DATA refused) */
+	SMTP_COUNT_ENVELOPE,    /* a refused MAIL or RCPT */
+	SMTP_COUNT_CONNECTION,  /* a refused connection (421 at the limits, 554 denied) */
 	SMTP_COUNT__N
 } smtp_count_t;
 
 typedef struct smtp_listener {
-	smtp_ev_kind_t kind;               /* SMTP_EV_LISTENER, first: epoll data */
+	smtp_ev_kind_t kind; /* SMTP_EV_LISTENER, first: epoll data */
 	size_t index;
 	const config_listener_t *cfg;
 	int fd;
-	struct sockaddr_storage addr;      /* actual bound address */
+	struct sockaddr_storage addr; /* actual bound address */
 	socklen_t addrlen;
 	unsigned nsessions;
 	ingest_routes_t *routes;
-	bool paused;                        /* accept stopped after EMFILE */
+	bool paused; /* accept stopped after EMFILE */
 	metrics_t *metrics;
 	metric_t *m_sessions, *m_bytes;
 	metric_t *m_replies[SMTP_COUNT__N][SMTP_R__COUNT]; /* by reply, looked up lazily */
@@ -275,18 +275,18 @@ struct smtp_server {
 	store_queue_t *queue;
 	smtp_listener_t *listeners;
 	size_t nlisteners;
-	smtp_session_t *sessions;     /* doubly linked */
+	smtp_session_t *sessions; /* doubly linked */
 	size_t nsessions;
-	size_t pending;               /* commits handed to the store, not yet completed */
-	smtp_client_t **clients;      /* per-client counts, chained hash */
+	size_t pending;          /* commits handed to the store, not yet completed */
+	smtp_client_t **clients; /* per-client counts, chained hash */
 	size_t nbuckets;
 	uint64_t routes_gen;
 	uint64_t next_session_id;
-	int64_t routes_retry_at;      /* after a failed refresh, not before this */
-	smtp_session_t *graveyard;    /* closed, freed after the event batch */
-	uint8_t *scratch;             /* DATA output, SMTP_INBUF_SIZE + SMTP_DATA_SLACK */
+	int64_t routes_retry_at;   /* after a failed refresh, not before this */
+	smtp_session_t *graveyard; /* closed, freed after the event batch */
+	uint8_t *scratch;          /* DATA output, SMTP_INBUF_SIZE + SMTP_DATA_SLACK */
 	_Atomic int stop;
-	bool stopping;                /* shutdown under way in the loop */
+	bool stopping; /* shutdown under way in the loop */
 	metric_t *m_active;
 };
 
@@ -310,58 +310,58 @@ void smtp_server_count_archive(smtp_listener_t *l, const char *archive);
 /* ---- sessions (smtp_session.c) ---- */
 
 typedef enum {
-	SMTP_STATE_INIT = 0,  /* greeted; waiting for EHLO/HELO */
-	SMTP_STATE_REJECTED,  /* greeted with 554 (RFC 5321 §3.1): only QUIT */
-	SMTP_STATE_HELO,      /* identified; no transaction */
-	SMTP_STATE_MAIL,      /* MAIL accepted, no recipient yet */
-	SMTP_STATE_RCPT,      /* at least one recipient accepted */
-	SMTP_STATE_DATA,      /* message data streaming into the store */
-	SMTP_STATE_COMMIT,    /* data complete, waiting for the store's completion */
-	SMTP_STATE_CLOSING,   /* final reply queued; closed once it is written */
+	SMTP_STATE_INIT = 0, /* greeted; waiting for EHLO/HELO */
+	SMTP_STATE_REJECTED, /* greeted with 554 (RFC 5321 §3.1): only QUIT */
+	SMTP_STATE_HELO,     /* identified; no transaction */
+	SMTP_STATE_MAIL,     /* MAIL accepted, no recipient yet */
+	SMTP_STATE_RCPT,     /* at least one recipient accepted */
+	SMTP_STATE_DATA,     /* message data streaming into the store */
+	SMTP_STATE_COMMIT,   /* data complete, waiting for the store's completion */
+	SMTP_STATE_CLOSING,  /* final reply queued; closed once it is written */
 } smtp_state_t;
 
 /* One mail transaction (MAIL .. end of data). */
 typedef struct smtp_tx {
-	char *mail_from;        /* "" for the null sender */
-	char *mail_params;      /* as sent, NULL when none */
-	uint32_t flags;         /* STORE_ENV_* */
-	char **rcpt;            /* accepted forward-paths */
+	char *mail_from;   /* "" for the null sender */
+	char *mail_params; /* as sent, NULL when none */
+	uint32_t flags;    /* STORE_ENV_* */
+	char **rcpt;       /* accepted forward-paths */
 	size_t nrcpt, rcpt_cap;
-	char **archives;        /* union of the recipients' archives (copies) */
+	char **archives; /* union of the recipients' archives (copies) */
 	size_t narchives, archives_cap;
 	store_append_t *append; /* from DATA until commit/abort */
 	smtp_data_t data;
-	uint64_t size;          /* message bytes after unstuffing */
-	smtp_reply_id_t fail;   /* first failure while data arrived; OK if none */
+	uint64_t size;        /* message bytes after unstuffing */
+	smtp_reply_id_t fail; /* first failure while data arrived; OK if none */
 } smtp_tx_t;
 
 struct smtp_session {
-	smtp_ev_kind_t kind;    /* SMTP_EV_SESSION, first: epoll data */
+	smtp_ev_kind_t kind; /* SMTP_EV_SESSION, first: epoll data */
 	smtp_server_t *srv;
 	smtp_listener_t *lst;
-	smtp_client_t *client;  /* per-client count slot (server's) */
+	smtp_client_t *client; /* per-client count slot (server's) */
 	smtp_session_t *prev, *next;
 	uint64_t id;
 	smtp_io_t io;
 	smtp_state_t state;
-	char addr[64];          /* numeric client address */
+	char addr[64]; /* numeric client address */
 	int port;
 	char *helo;
 	bool esmtp;
-	uint8_t *in;            /* SMTP_INBUF_SIZE */
+	uint8_t *in; /* SMTP_INBUF_SIZE */
 	size_t in_r, in_w;
-	bool discarding;        /* inside an over-long command line */
+	bool discarding; /* inside an over-long command line */
 	buf_t out;
-	size_t out_off;         /* written part of out */
+	size_t out_off; /* written part of out */
 	smtp_tx_t tx;
-	int64_t started, last_input, closing_since;  /* monotonic us */
+	int64_t started, last_input, closing_since; /* monotonic us */
 	unsigned errors;
-	bool eof;               /* the client finished sending */
-	bool dead;              /* the connection is unusable */
-	bool shutdown;          /* server stopping: 421 after the pending answer */
-	uint32_t events;        /* registered epoll events */
+	bool eof;        /* the client finished sending */
+	bool dead;       /* the connection is unusable */
+	bool shutdown;   /* server stopping: 421 after the pending answer */
+	uint32_t events; /* registered epoll events */
 	bool watched;
-	bool zombie;            /* closed; freed after the current event batch */
+	bool zombie; /* closed; freed after the current event batch */
 };
 
 smtp_session_t *smtp_session_new(smtp_server_t *srv, smtp_listener_t *l, int fd,

@@ -168,14 +168,14 @@ const ingest_routes_t *smtp_server_routes(smtp_server_t *srv, smtp_listener_t *l
 void smtp_server_count_reply(smtp_listener_t *l, smtp_reply_id_t id, smtp_count_t what)
 {
 	static const char *const names[SMTP_COUNT__N] = {
-		"vellum_smtp_messages_total",
-		"vellum_smtp_envelope_refused_total",
-		"vellum_smtp_connections_refused_total",
+	    "vellum_smtp_messages_total",
+	    "vellum_smtp_envelope_refused_total",
+	    "vellum_smtp_connections_refused_total",
 	};
 	static const char *const helps[SMTP_COUNT__N] = {
-		"Messages by listener and final reply code",
-		"MAIL and RCPT commands refused, by listener and reply code",
-		"Connections refused at accept, by listener and reply code",
+	    "Messages by listener and final reply code",
+	    "MAIL and RCPT commands refused, by listener and reply code",
+	    "Connections refused at accept, by listener and reply code",
 	};
 	if ((unsigned)id >= SMTP_R__COUNT || (unsigned)what >= SMTP_COUNT__N)
 		return;
@@ -195,8 +195,7 @@ void smtp_server_count_archive(smtp_listener_t *l, const char *archive)
 	metric_inc(metrics_counter(l->metrics, "vellum_smtp_archive_messages_total",
 	                           "Messages stored, by listener and archive", labels));
 	metric_set(metrics_gauge(l->metrics, "vellum_smtp_archive_last_received_seconds",
-	                         "Time the last message arrived (for silent-feed alerts)",
-	                         labels),
+	                         "Time the last message arrived (for silent-feed alerts)", labels),
 	           (double)util_now() / 1e6);
 }
 
@@ -218,8 +217,8 @@ static smtp_status_t listener_bind(smtp_listener_t *l)
 	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) ||
 	    bind(fd, (struct sockaddr *)&ss, (socklen_t)len) < 0 || listen(fd, SMTP_BACKLOG) < 0) {
 		int e = errno;
-		log_error("smtp.listen", "listener=%s listen=%s err=%s", l->cfg->name, l->cfg->listen,
-		          strerror(e));
+		log_error("smtp.listen", "listener=%s listen=%s err=%s", l->cfg->name,
+		          l->cfg->listen, strerror(e));
 		if (fd >= 0)
 			close(fd);
 		return SMTP_EBIND;
@@ -418,8 +417,7 @@ static void refuse_now(smtp_listener_t *l, int fd, smtp_reply_id_t id, const cha
 	smtp_server_count_reply(l, id, SMTP_COUNT_CONNECTION);
 }
 
-static void accept_one(smtp_server_t *srv, smtp_listener_t *l, int fd,
-                       const struct sockaddr *peer)
+static void accept_one(smtp_server_t *srv, smtp_listener_t *l, int fd, const struct sockaddr *peer)
 {
 	const config_listener_t *cfg = l->cfg;
 	char addr[64];
@@ -460,11 +458,12 @@ static void listener_accept(smtp_server_t *srv, smtp_listener_t *l)
 		socklen_t len = sizeof ss;
 		int fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
 				/* Out of descriptors: stop accepting until the next
 				 * tick instead of spinning on a readable listener. */
-				log_warn("smtp.accept", "listener=%s err=%s paused=1s", l->cfg->name,
-				         strerror(errno));
+				log_warn("smtp.accept", "listener=%s err=%s paused=1s",
+				         l->cfg->name, strerror(errno));
 				epoll_ctl(srv->epfd, EPOLL_CTL_DEL, l->fd, NULL);
 				l->paused = true;
 			} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
@@ -533,9 +532,7 @@ static void dispatch(smtp_server_t *srv, struct epoll_event *ev)
 			smtp_session_on_io(s, ev->events);
 		break;
 	}
-	case SMTP_EV_QUEUE:
-		drain_queue(srv);
-		break;
+	case SMTP_EV_QUEUE: drain_queue(srv); break;
 	case SMTP_EV_WAKE: {
 		uint64_t v;
 		ssize_t r = read(srv->wakefd, &v, sizeof v);

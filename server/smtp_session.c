@@ -71,8 +71,8 @@ static void reply(smtp_session_t *s, smtp_reply_id_t id, const char *extra)
 static void session_flush(smtp_session_t *s)
 {
 	while (s->out_off < s->out.len && !s->dead) {
-		ssize_t w = s->io.ops->write(&s->io, s->out.data + s->out_off,
-		                             s->out.len - s->out_off);
+		ssize_t w =
+		    s->io.ops->write(&s->io, s->out.data + s->out_off, s->out.len - s->out_off);
 		if (w > 0) {
 			s->out_off += (size_t)w;
 		} else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -135,8 +135,8 @@ static void tx_add_rcpt(smtp_tx_t *tx, const char *addr)
 static void tx_refuse(smtp_session_t *s, smtp_reply_id_t id)
 {
 	log_info("smtp.refused", "session=%llu listener=%s client=%s reply=%u size=%llu",
-	         (unsigned long long)s->id, s->lst->cfg->name, s->addr,
-	         smtp_reply_get(id)->code, (unsigned long long)s->tx.size);
+	         (unsigned long long)s->id, s->lst->cfg->name, s->addr, smtp_reply_get(id)->code,
+	         (unsigned long long)s->tx.size);
 	smtp_server_count_reply(s->lst, id, SMTP_COUNT_MESSAGE);
 	tx_reset(s);
 	s->state = SMTP_STATE_HELO;
@@ -148,8 +148,8 @@ static void tx_refuse(smtp_session_t *s, smtp_reply_id_t id)
 typedef struct smtp_args {
 	smtp_path_t path;
 	smtp_mail_params_t params;
-	size_t routes[64];      /* archive indices of one recipient (first 64) */
-	size_t *route_v;        /* all of them when more */
+	size_t routes[64]; /* archive indices of one recipient (first 64) */
+	size_t *route_v;   /* all of them when more */
 	size_t nroutes;
 	const ingest_routes_t *table;
 } smtp_args_t;
@@ -183,8 +183,7 @@ static void proceed_ehlo(smtp_session_t *s, const char *arg, size_t n, smtp_args
 	session_set_helo(s, arg, n, true);
 	/* Extensions offered; STARTTLS, AUTH and CHUNKING join here (stage 2). */
 	char size[40];
-	snprintf(size, sizeof size, "SIZE %llu",
-	         (unsigned long long)s->lst->cfg->max_message_size);
+	snprintf(size, sizeof size, "SIZE %llu", (unsigned long long)s->lst->cfg->max_message_size);
 	const char *caps[] = {"PIPELINING", size, "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES"};
 	size_t ncaps = sizeof caps / sizeof caps[0];
 	buf_printf(&s->out, "250-%s\r\n", hostname(s));
@@ -231,7 +230,7 @@ static smtp_reply_id_t check_rcpt(smtp_session_t *s, const char *arg, size_t n, 
 	if (s->state != SMTP_STATE_MAIL && s->state != SMTP_STATE_RCPT)
 		return SMTP_R_NEED_MAIL;
 	smtp_reply_id_t r =
-		smtp_parse_rcpt(arg, n, (s->tx.flags & STORE_ENV_SMTPUTF8) != 0, &a->path);
+	    smtp_parse_rcpt(arg, n, (s->tx.flags & STORE_ENV_SMTPUTF8) != 0, &a->path);
 	if (r != SMTP_R_OK)
 		return r;
 	/* RFC 5321 §4.5.3.1.10: past the limit, 452 and the client sends the
@@ -243,8 +242,8 @@ static smtp_reply_id_t check_rcpt(smtp_session_t *s, const char *arg, size_t n, 
 	a->route_v = a->routes;
 	if (count > sizeof a->routes / sizeof a->routes[0])
 		a->route_v = xcalloc(count, sizeof *a->route_v);
-	a->nroutes = count ? ingest_routes_lookup(a->table, a->path.addr, a->path.len, a->route_v)
-	                   : 0;
+	a->nroutes =
+	    count ? ingest_routes_lookup(a->table, a->path.addr, a->path.len, a->route_v) : 0;
 	/* Never accept mail that no archive keeps. */
 	return a->nroutes ? SMTP_R_OK : SMTP_R_RCPT_UNKNOWN;
 }
@@ -283,20 +282,20 @@ static void proceed_data(smtp_session_t *s, const char *arg, size_t n, smtp_args
 	(void)a;
 	smtp_tx_t *tx = &s->tx;
 	store_envelope_t env = {
-		.received = 0,
-		.listener = s->lst->cfg->name,
-		.client_addr = s->addr,
-		.client_port = (uint16_t)s->port,
-		.helo = s->helo,
-		.mail_from = tx->mail_from,
-		.mail_params = tx->mail_params,
-		.rcpt = (const char *const *)tx->rcpt,
-		.nrcpt = tx->nrcpt,
-		.flags = tx->flags,
+	    .received = 0,
+	    .listener = s->lst->cfg->name,
+	    .client_addr = s->addr,
+	    .client_port = (uint16_t)s->port,
+	    .helo = s->helo,
+	    .mail_from = tx->mail_from,
+	    .mail_params = tx->mail_params,
+	    .rcpt = (const char *const *)tx->rcpt,
+	    .nrcpt = tx->nrcpt,
+	    .flags = tx->flags,
 	};
-	store_status_t st = store_append_begin(s->srv->app->store, &env,
-	                                       (const char *const *)tx->archives,
-	                                       tx->narchives, &tx->append);
+	store_status_t st =
+	    store_append_begin(s->srv->app->store, &env, (const char *const *)tx->archives,
+	                       tx->narchives, &tx->append);
 	if (st != STORE_OK) {
 		/* The transaction stays open: the client may RSET or QUIT. */
 		tx->append = NULL;
@@ -312,8 +311,7 @@ static void proceed_data(smtp_session_t *s, const char *arg, size_t n, smtp_args
 	reply(s, SMTP_R_DATA_GO, NULL);
 }
 
-static smtp_reply_id_t check_no_args(smtp_session_t *s, const char *arg, size_t n,
-                                     smtp_args_t *a)
+static smtp_reply_id_t check_no_args(smtp_session_t *s, const char *arg, size_t n, smtp_args_t *a)
 {
 	(void)s;
 	(void)arg;
@@ -394,22 +392,22 @@ static const struct smtp_command {
 	proceed_fn proceed;
 	smtp_reply_id_t refuse;
 } commands[SMTP_CMD__COUNT] = {
-	[SMTP_CMD_UNKNOWN] = {SMTP_CMD_UNKNOWN, NULL, NULL, SMTP_R_UNKNOWN_CMD},
-	[SMTP_CMD_HELO] = {SMTP_CMD_HELO, check_helo, proceed_helo, SMTP_R_OK},
-	[SMTP_CMD_EHLO] = {SMTP_CMD_EHLO, check_helo, proceed_ehlo, SMTP_R_OK},
-	[SMTP_CMD_MAIL] = {SMTP_CMD_MAIL, check_mail, proceed_mail, SMTP_R_OK},
-	[SMTP_CMD_RCPT] = {SMTP_CMD_RCPT, check_rcpt, proceed_rcpt, SMTP_R_OK},
-	[SMTP_CMD_DATA] = {SMTP_CMD_DATA, check_data, proceed_data, SMTP_R_OK},
-	[SMTP_CMD_RSET] = {SMTP_CMD_RSET, check_no_args, proceed_rset, SMTP_R_OK},
-	[SMTP_CMD_NOOP] = {SMTP_CMD_NOOP, check_any, proceed_noop, SMTP_R_OK},
-	[SMTP_CMD_QUIT] = {SMTP_CMD_QUIT, check_any, proceed_quit, SMTP_R_OK},
-	[SMTP_CMD_VRFY] = {SMTP_CMD_VRFY, check_vrfy, proceed_vrfy, SMTP_R_OK},
-	[SMTP_CMD_HELP] = {SMTP_CMD_HELP, check_any, proceed_help, SMTP_R_OK},
-	[SMTP_CMD_EXPN] = {SMTP_CMD_EXPN, NULL, NULL, SMTP_R_NOT_IMPL},
-	[SMTP_CMD_BDAT] = {SMTP_CMD_BDAT, NULL, NULL, SMTP_R_NOT_IMPL},
-	[SMTP_CMD_STARTTLS] = {SMTP_CMD_STARTTLS, NULL, NULL, SMTP_R_NOT_IMPL},
-	[SMTP_CMD_AUTH] = {SMTP_CMD_AUTH, NULL, NULL, SMTP_R_NOT_IMPL},
-	[SMTP_CMD_HTTP] = {SMTP_CMD_HTTP, NULL, NULL, SMTP_R_NOT_SMTP},
+    [SMTP_CMD_UNKNOWN] = {SMTP_CMD_UNKNOWN, NULL, NULL, SMTP_R_UNKNOWN_CMD},
+    [SMTP_CMD_HELO] = {SMTP_CMD_HELO, check_helo, proceed_helo, SMTP_R_OK},
+    [SMTP_CMD_EHLO] = {SMTP_CMD_EHLO, check_helo, proceed_ehlo, SMTP_R_OK},
+    [SMTP_CMD_MAIL] = {SMTP_CMD_MAIL, check_mail, proceed_mail, SMTP_R_OK},
+    [SMTP_CMD_RCPT] = {SMTP_CMD_RCPT, check_rcpt, proceed_rcpt, SMTP_R_OK},
+    [SMTP_CMD_DATA] = {SMTP_CMD_DATA, check_data, proceed_data, SMTP_R_OK},
+    [SMTP_CMD_RSET] = {SMTP_CMD_RSET, check_no_args, proceed_rset, SMTP_R_OK},
+    [SMTP_CMD_NOOP] = {SMTP_CMD_NOOP, check_any, proceed_noop, SMTP_R_OK},
+    [SMTP_CMD_QUIT] = {SMTP_CMD_QUIT, check_any, proceed_quit, SMTP_R_OK},
+    [SMTP_CMD_VRFY] = {SMTP_CMD_VRFY, check_vrfy, proceed_vrfy, SMTP_R_OK},
+    [SMTP_CMD_HELP] = {SMTP_CMD_HELP, check_any, proceed_help, SMTP_R_OK},
+    [SMTP_CMD_EXPN] = {SMTP_CMD_EXPN, NULL, NULL, SMTP_R_NOT_IMPL},
+    [SMTP_CMD_BDAT] = {SMTP_CMD_BDAT, NULL, NULL, SMTP_R_NOT_IMPL},
+    [SMTP_CMD_STARTTLS] = {SMTP_CMD_STARTTLS, NULL, NULL, SMTP_R_NOT_IMPL},
+    [SMTP_CMD_AUTH] = {SMTP_CMD_AUTH, NULL, NULL, SMTP_R_NOT_IMPL},
+    [SMTP_CMD_HTTP] = {SMTP_CMD_HTTP, NULL, NULL, SMTP_R_NOT_SMTP},
 };
 
 static void session_command(smtp_session_t *s, const char *line, size_t len)
@@ -581,8 +579,7 @@ static bool session_read(smtp_session_t *s)
 /* After processing: close what is finished, register interest in the rest. */
 static void session_settle(smtp_session_t *s)
 {
-	if (s->eof && !s->dead && s->state != SMTP_STATE_COMMIT &&
-	    s->state != SMTP_STATE_CLOSING) {
+	if (s->eof && !s->dead && s->state != SMTP_STATE_COMMIT && s->state != SMTP_STATE_CLOSING) {
 		/* The client stopped sending: data cut short is not a message. */
 		if (s->state == SMTP_STATE_DATA)
 			log_info("smtp.truncated", "session=%llu client=%s size=%llu",
@@ -683,9 +680,9 @@ static void commit_reply(smtp_session_t *s, const store_completion_t *c)
 	         "session=%llu listener=%s client=%s from=%s rcpts=%zu size=%llu sha256=%s "
 	         "status=%s reply=%u ids=%s",
 	         (unsigned long long)s->id, s->lst->cfg->name, s->addr,
-	         log_q(q, sizeof q, s->tx.mail_from), s->tx.nrcpt,
-	         (unsigned long long)c->size, sha, store_strerror(c->status),
-	         smtp_reply_get(id)->code, log_q(qi, sizeof qi, ids.len ? (char *)ids.data : "-"));
+	         log_q(q, sizeof q, s->tx.mail_from), s->tx.nrcpt, (unsigned long long)c->size, sha,
+	         store_strerror(c->status), smtp_reply_get(id)->code,
+	         log_q(qi, sizeof qi, ids.len ? (char *)ids.data : "-"));
 	smtp_server_count_reply(s->lst, id, SMTP_COUNT_MESSAGE);
 	if (c->status == STORE_OK)
 		for (size_t i = 0; i < c->nids; i++)

@@ -23,9 +23,9 @@
 
 typedef enum {
 	INGEST_OK = 0,
-	INGEST_EPATTERN,   /* an address pattern that is none of the three forms */
-	INGEST_ENAME,      /* an invalid archive name */
-	INGEST_ESOURCE,    /* the archive list could not be read (callback failed) */
+	INGEST_EPATTERN, /* an address pattern that is none of the three forms */
+	INGEST_ENAME,    /* an invalid archive name */
+	INGEST_ESOURCE,  /* the archive list could not be read (callback failed) */
 } ingest_status_t;
 
 const char *ingest_strerror(ingest_status_t st);

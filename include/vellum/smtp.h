@@ -24,10 +24,10 @@
 
 typedef enum {
 	SMTP_OK = 0,
-	SMTP_EADDR,    /* a listener's `listen` is not a numeric host:port */
-	SMTP_EBIND,    /* socket/bind/listen failed (address in use, permission) */
-	SMTP_EROUTES,  /* the archive list could not be read at start */
-	SMTP_ESYS,     /* epoll/eventfd setup failed */
+	SMTP_EADDR,   /* a listener's `listen` is not a numeric host:port */
+	SMTP_EBIND,   /* socket/bind/listen failed (address in use, permission) */
+	SMTP_EROUTES, /* the archive list could not be read at start */
+	SMTP_ESYS,    /* epoll/eventfd setup failed */
 } smtp_status_t;
 
 const char *smtp_strerror(smtp_status_t st);

@@ -55,13 +55,12 @@ static void parse_lines(const uint8_t *data, size_t size)
 
 typedef struct scan {
 	buf_t out;
-	size_t end;      /* input position after the terminator, or size */
+	size_t end; /* input position after the terminator, or size */
 	uint32_t flags;
 	bool done, long_line;
 } scan_t;
 
-static void scan(const uint8_t *data, size_t size, const uint8_t *sizes, size_t nsizes,
-                 scan_t *r)
+static void scan(const uint8_t *data, size_t size, const uint8_t *sizes, size_t nsizes, scan_t *r)
 {
 	smtp_data_t d;
 	smtp_data_init(&d, 1000);

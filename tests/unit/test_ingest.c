@@ -58,14 +58,12 @@ static void test_routes(void)
 {
 	const char *def[] = {"*"};
 	const char *legal[] = {"*@legal.example", "counsel@example.com"};
-	const char *ceo[] = {"CEO@Example.com", "ceo@example.com", "bad pattern", "*@sub.example.com"};
+	const char *ceo[] = {"CEO@Example.com", "ceo@example.com", "bad pattern",
+	                     "*@sub.example.com"};
 	const char *none[] = {NULL};
 	ingest_archive_t a[] = {
-		{"default", def, 1},
-		{"legal", legal, 2},
-		{"ceo", ceo, 4},
-		{"Bad-Name", def, 1},
-		{"empty", none, 0},
+	    {"default", def, 1},  {"legal", legal, 2}, {"ceo", ceo, 4},
+	    {"Bad-Name", def, 1}, {"empty", none, 0},
 	};
 	size_t skipped = 0;
 	char out[256];

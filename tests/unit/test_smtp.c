@@ -21,33 +21,34 @@ static void test_cmd_parse(void)
 		smtp_cmd_t cmd;
 		const char *arg;
 	} cases[] = {
-		{"EHLO client.example", SMTP_CMD_EHLO, "client.example"},
-		{"ehlo client.example", SMTP_CMD_EHLO, "client.example"},
-		{"HeLo x", SMTP_CMD_HELO, "x"},
-		{"MAIL FROM:<a@b>", SMTP_CMD_MAIL, "FROM:<a@b>"},
-		{"RCPT TO:<a@b>   ", SMTP_CMD_RCPT, "TO:<a@b>"},
-		{"DATA", SMTP_CMD_DATA, ""},
-		{"data ", SMTP_CMD_DATA, ""},
-		{"QUIT", SMTP_CMD_QUIT, ""},
-		{"NOOP hello there", SMTP_CMD_NOOP, "hello there"},
-		{"RSET", SMTP_CMD_RSET, ""},
-		{"VRFY joe", SMTP_CMD_VRFY, "joe"},
-		{"HELP", SMTP_CMD_HELP, ""},
-		{"STARTTLS", SMTP_CMD_STARTTLS, ""},
-		{"BDAT 10 LAST", SMTP_CMD_BDAT, "10 LAST"},
-		{"AUTH PLAIN", SMTP_CMD_AUTH, "PLAIN"},
-		{"EXPN list", SMTP_CMD_EXPN, "list"},
-		{"GET / HTTP/1.1", SMTP_CMD_HTTP, "/ HTTP/1.1"},
-		{"POST /x HTTP/1.0", SMTP_CMD_HTTP, "/x HTTP/1.0"},
-		{"MAILX FROM:<a@b>", SMTP_CMD_UNKNOWN, "FROM:<a@b>"},
-		{"MAI", SMTP_CMD_UNKNOWN, ""},
-		{"", SMTP_CMD_UNKNOWN, ""},
-		{"\tNOOP", SMTP_CMD_UNKNOWN, "NOOP"},
+	    {"EHLO client.example", SMTP_CMD_EHLO, "client.example"},
+	    {"ehlo client.example", SMTP_CMD_EHLO, "client.example"},
+	    {"HeLo x", SMTP_CMD_HELO, "x"},
+	    {"MAIL FROM:<a@b>", SMTP_CMD_MAIL, "FROM:<a@b>"},
+	    {"RCPT TO:<a@b>   ", SMTP_CMD_RCPT, "TO:<a@b>"},
+	    {"DATA", SMTP_CMD_DATA, ""},
+	    {"data ", SMTP_CMD_DATA, ""},
+	    {"QUIT", SMTP_CMD_QUIT, ""},
+	    {"NOOP hello there", SMTP_CMD_NOOP, "hello there"},
+	    {"RSET", SMTP_CMD_RSET, ""},
+	    {"VRFY joe", SMTP_CMD_VRFY, "joe"},
+	    {"HELP", SMTP_CMD_HELP, ""},
+	    {"STARTTLS", SMTP_CMD_STARTTLS, ""},
+	    {"BDAT 10 LAST", SMTP_CMD_BDAT, "10 LAST"},
+	    {"AUTH PLAIN", SMTP_CMD_AUTH, "PLAIN"},
+	    {"EXPN list", SMTP_CMD_EXPN, "list"},
+	    {"GET / HTTP/1.1", SMTP_CMD_HTTP, "/ HTTP/1.1"},
+	    {"POST /x HTTP/1.0", SMTP_CMD_HTTP, "/x HTTP/1.0"},
+	    {"MAILX FROM:<a@b>", SMTP_CMD_UNKNOWN, "FROM:<a@b>"},
+	    {"MAI", SMTP_CMD_UNKNOWN, ""},
+	    {"", SMTP_CMD_UNKNOWN, ""},
+	    {"\tNOOP", SMTP_CMD_UNKNOWN, "NOOP"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		smtp_cmd_t c = smtp_cmd_parse(cases[i].line, strlen(cases[i].line), &arg, &argn, &bad);
+		smtp_cmd_t c =
+		    smtp_cmd_parse(cases[i].line, strlen(cases[i].line), &arg, &argn, &bad);
 		ok(c == cases[i].cmd && !bad && argn == strlen(cases[i].arg) &&
-		           !memcmp(arg, cases[i].arg, argn),
+		       !memcmp(arg, cases[i].arg, argn),
 		   "command '%s' -> %s '%s'", cases[i].line, smtp_cmd_name(cases[i].cmd),
 		   cases[i].arg);
 	}
@@ -74,7 +75,7 @@ static void test_mail(void)
 	smtp_path_t p;
 	smtp_mail_params_t mp;
 	ok(mail("FROM:<alice@example.com>", &p, &mp) == SMTP_R_OK &&
-	           !strcmp(p.addr, "alice@example.com") && mp.textn == 0,
+	       !strcmp(p.addr, "alice@example.com") && mp.textn == 0,
 	   "plain MAIL FROM");
 	ok(mail("from:<>", &p, &mp) == SMTP_R_OK && p.len == 0 && p.addr[0] == 0,
 	   "null reverse-path");
@@ -83,26 +84,26 @@ static void test_mail(void)
 	ok(mail("FROM:a@b.example", &p, &mp) == SMTP_R_OK && !strcmp(p.addr, "a@b.example"),
 	   "path without brackets tolerated");
 	ok(mail("FROM:<a@b> SIZE=1234 BODY=8BITMIME", &p, &mp) == SMTP_R_OK && mp.has_size &&
-	           mp.size == 1234 && mp.body == SMTP_BODY_8BITMIME &&
-	           mp.textn == strlen("SIZE=1234 BODY=8BITMIME") &&
-	           !memcmp(mp.text, "SIZE=1234 BODY=8BITMIME", mp.textn),
+	       mp.size == 1234 && mp.body == SMTP_BODY_8BITMIME &&
+	       mp.textn == strlen("SIZE=1234 BODY=8BITMIME") &&
+	       !memcmp(mp.text, "SIZE=1234 BODY=8BITMIME", mp.textn),
 	   "SIZE and BODY parsed, parameter text kept");
-	ok(mail("FROM:<a@b> body=7bit  size=0", &p, &mp) == SMTP_R_OK && mp.body == SMTP_BODY_7BIT &&
-	           mp.has_size && mp.size == 0,
+	ok(mail("FROM:<a@b> body=7bit  size=0", &p, &mp) == SMTP_R_OK &&
+	       mp.body == SMTP_BODY_7BIT && mp.has_size && mp.size == 0,
 	   "parameters case-insensitive, extra spaces");
 	ok(mail("FROM:<@relay1,@relay2:joe@example.com>", &p, &mp) == SMTP_R_OK &&
-	           !strcmp(p.addr, "joe@example.com"),
+	       !strcmp(p.addr, "joe@example.com"),
 	   "source route accepted and dropped");
 	ok(mail("FROM:<\"john doe\"@example.com>", &p, &mp) == SMTP_R_OK &&
-	           !strcmp(p.addr, "\"john doe\"@example.com"),
+	       !strcmp(p.addr, "\"john doe\"@example.com"),
 	   "quoted local part with a space");
 	ok(mail("FROM:<\"a>b\\\"c\"@example.com>", &p, &mp) == SMTP_R_OK &&
-	           !strcmp(p.addr, "\"a>b\\\"c\"@example.com"),
+	       !strcmp(p.addr, "\"a>b\\\"c\"@example.com"),
 	   "quoted local part with '>' and an escaped quote");
 	ok(mail("FROM:<joe@[192.0.2.1]>", &p, &mp) == SMTP_R_OK, "address literal");
 	ok(mail("FROM:<joe@[IPv6:2001:db8::1]>", &p, &mp) == SMTP_R_OK, "IPv6 address literal");
 	ok(mail("FROM:<j\xc3\xb6rg@example.de> SMTPUTF8", &p, &mp) == SMTP_R_OK && mp.smtputf8 &&
-	           p.non_ascii,
+	       p.non_ascii,
 	   "UTF-8 address with SMTPUTF8");
 	ok(mail("FROM:<j\xc3\xb6rg@example.de>", &p, &mp) == SMTP_R_NEED_UTF8,
 	   "UTF-8 address without SMTPUTF8 -> 553 5.6.7");
@@ -113,7 +114,7 @@ static void test_mail(void)
 	ok(mail("FROM:<a@b> SIZE=18446744073709551616", &p, &mp) == SMTP_R_PARAM_SYNTAX,
 	   "SIZE 2^64 refused");
 	ok(mail("FROM:<a@b> SIZE=18446744073709551615", &p, &mp) == SMTP_R_OK &&
-	           mp.size == UINT64_MAX,
+	       mp.size == UINT64_MAX,
 	   "SIZE 2^64-1 parses (then refused as too big by policy)");
 	ok(mail("FROM:<a@b> SIZE=12a", &p, &mp) == SMTP_R_PARAM_SYNTAX, "SIZE not a number");
 	ok(mail("FROM:<a@b> SIZE", &p, &mp) == SMTP_R_PARAM_SYNTAX, "SIZE without value");
@@ -121,7 +122,8 @@ static void test_mail(void)
 	ok(mail("FROM:<a@b> BODY=BINARYMIME", &p, &mp) == SMTP_R_PARAM_UNKNOWN,
 	   "BODY=BINARYMIME not offered");
 	ok(mail("FROM:<a@b> AUTH=<>", &p, &mp) == SMTP_R_PARAM_UNKNOWN, "AUTH= not offered");
-	ok(mail("FROM:<a@b> SMTPUTF8=yes", &p, &mp) == SMTP_R_PARAM_SYNTAX, "SMTPUTF8 takes no value");
+	ok(mail("FROM:<a@b> SMTPUTF8=yes", &p, &mp) == SMTP_R_PARAM_SYNTAX,
+	   "SMTPUTF8 takes no value");
 	ok(mail("FROM:<a@b> =x", &p, &mp) == SMTP_R_PARAM_SYNTAX, "empty keyword");
 	ok(mail("FROM:<a@b> X=a=b", &p, &mp) == SMTP_R_PARAM_SYNTAX, "'=' inside a value");
 	ok(mail("FROM:<a@b>SIZE=1", &p, &mp) == SMTP_R_PARAM_SYNTAX, "no space before parameters");
@@ -154,7 +156,7 @@ static void test_rcpt(void)
 {
 	smtp_path_t p;
 	ok(rcpt("TO:<journal@example.com>", false, &p) == SMTP_R_OK &&
-	           !strcmp(p.addr, "journal@example.com"),
+	       !strcmp(p.addr, "journal@example.com"),
 	   "plain RCPT TO");
 	ok(rcpt("to: <journal@example.com>", false, &p) == SMTP_R_OK, "lower case, space");
 	ok(rcpt("TO:<Postmaster>", false, &p) == SMTP_R_OK && !strcmp(p.addr, "Postmaster"),
@@ -187,7 +189,7 @@ static void test_helo(void)
 typedef struct scan_result {
 	buf_t out;
 	bool done;
-	size_t consumed;  /* input bytes up to and including the terminator */
+	size_t consumed; /* input bytes up to and including the terminator */
 	uint32_t flags;
 	bool long_line;
 } scan_result_t;
@@ -228,46 +230,46 @@ static void scan_chunks(const char *in, size_t n, const size_t *sizes, uint64_t 
 struct data_case {
 	const char *name;
 	const char *in;
-	const char *out;     /* message bytes */
+	const char *out; /* message bytes */
 	bool done;
-	const char *rest;    /* input left after the end-of-data line */
+	const char *rest; /* input left after the end-of-data line */
 	uint32_t flags;
 };
 
 static const struct data_case data_cases[] = {
-	{"simple", "Subject: x\r\n\r\nhello\r\n.\r\n", "Subject: x\r\n\r\nhello\r\n", true, "", 0},
-	{"empty message", ".\r\n", "", true, "", 0},
-	{"only a blank line", "\r\n.\r\n", "\r\n", true, "", 0},
-	{"stuffed dot line", "a\r\n..\r\n.\r\n", "a\r\n.\r\n", true, "", 0},
-	{"stuffed dot text", "..x\r\n.\r\n", ".x\r\n", true, "", 0},
-	{"leading dot removed", ".x\r\n.\r\n", "x\r\n", true, "", 0},
-	{"double-stuffed", "...\r\n.\r\n", "..\r\n", true, "", 0},
-	{"dot mid-line kept", "a.b\r\n.\r\n", "a.b\r\n", true, "", 0},
-	{"pipelined after end", "a\r\n.\r\nQUIT\r\n", "a\r\n", true, "QUIT\r\n", 0},
-	{"no end yet", "a\r\nb\r\n", "a\r\nb\r\n", false, "", 0},
-	{"no end: dot line without CRLF", "a\r\n.", "a\r\n", false, "", 0},
-	{"no end: dot CR", "a\r\n.\r", "a\r\n", false, "", 0},
-	/* Smuggling sequences: none of them ends the data. */
-	{"smuggle LF.LF", "a\n.\nMAIL FROM:<x@y>\r\n", "a\n.\nMAIL FROM:<x@y>\r\n", false, "",
-	 STORE_ENV_BARE_LF},
-	{"smuggle CR.CR", "a\r.\rMAIL FROM:<x@y>\r\n", "a\r.\rMAIL FROM:<x@y>\r\n", false, "",
-	 STORE_ENV_BARE_CR},
-	{"smuggle CRLF.LF", "a\r\n.\nMAIL FROM:<x@y>\r\n", "a\r\n\nMAIL FROM:<x@y>\r\n", false, "",
-	 STORE_ENV_BARE_LF},
-	{"smuggle LF.CRLF", "a\n.\r\nMAIL FROM:<x@y>\r\n", "a\n.\r\nMAIL FROM:<x@y>\r\n", false, "",
-	 STORE_ENV_BARE_LF},
-	{"smuggle CR.LF", "a\r.\nMAIL FROM:<x@y>\r\n", "a\r.\nMAIL FROM:<x@y>\r\n", false, "",
-	 STORE_ENV_BARE_CR | STORE_ENV_BARE_LF},
-	{"smuggle CRLF.CR", "a\r\n.\rMAIL\r\n", "a\r\n\rMAIL\r\n", false, "", STORE_ENV_BARE_CR},
-	{"smuggle CRLF.CRCRLF", "a\r\n.\r\r\n.\r\n", "a\r\n\r\r\n", true, "", STORE_ENV_BARE_CR},
-	{"smuggle then real end",
-	 "x\n.\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nevil\r\n.\r\nQUIT\r\n",
-	 "x\n.\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nevil\r\n", true, "QUIT\r\n",
-	 STORE_ENV_BARE_LF},
-	{"bare LF at line start", "a\r\n\n.\r\n", "a\r\n\n.\r\n", false, "", STORE_ENV_BARE_LF},
-	{"bare CR before CRLF", "a\r\r\n.\r\n", "a\r\r\n", true, "", STORE_ENV_BARE_CR},
-	{"CRLF inside no-dot", "a\r\n.b\r\n..\r\n.\r\n", "a\r\nb\r\n.\r\n", true, "", 0},
-	{"NUL and 8-bit kept", "a\0\xff\r\n.\r\n", "a\0\xff\r\n", true, "", 0},
+    {"simple", "Subject: x\r\n\r\nhello\r\n.\r\n", "Subject: x\r\n\r\nhello\r\n", true, "", 0},
+    {"empty message", ".\r\n", "", true, "", 0},
+    {"only a blank line", "\r\n.\r\n", "\r\n", true, "", 0},
+    {"stuffed dot line", "a\r\n..\r\n.\r\n", "a\r\n.\r\n", true, "", 0},
+    {"stuffed dot text", "..x\r\n.\r\n", ".x\r\n", true, "", 0},
+    {"leading dot removed", ".x\r\n.\r\n", "x\r\n", true, "", 0},
+    {"double-stuffed", "...\r\n.\r\n", "..\r\n", true, "", 0},
+    {"dot mid-line kept", "a.b\r\n.\r\n", "a.b\r\n", true, "", 0},
+    {"pipelined after end", "a\r\n.\r\nQUIT\r\n", "a\r\n", true, "QUIT\r\n", 0},
+    {"no end yet", "a\r\nb\r\n", "a\r\nb\r\n", false, "", 0},
+    {"no end: dot line without CRLF", "a\r\n.", "a\r\n", false, "", 0},
+    {"no end: dot CR", "a\r\n.\r", "a\r\n", false, "", 0},
+    /* Smuggling sequences: none of them ends the data. */
+    {"smuggle LF.LF", "a\n.\nMAIL FROM:<x@y>\r\n", "a\n.\nMAIL FROM:<x@y>\r\n", false, "",
+     STORE_ENV_BARE_LF},
+    {"smuggle CR.CR", "a\r.\rMAIL FROM:<x@y>\r\n", "a\r.\rMAIL FROM:<x@y>\r\n", false, "",
+     STORE_ENV_BARE_CR},
+    {"smuggle CRLF.LF", "a\r\n.\nMAIL FROM:<x@y>\r\n", "a\r\n\nMAIL FROM:<x@y>\r\n", false, "",
+     STORE_ENV_BARE_LF},
+    {"smuggle LF.CRLF", "a\n.\r\nMAIL FROM:<x@y>\r\n", "a\n.\r\nMAIL FROM:<x@y>\r\n", false, "",
+     STORE_ENV_BARE_LF},
+    {"smuggle CR.LF", "a\r.\nMAIL FROM:<x@y>\r\n", "a\r.\nMAIL FROM:<x@y>\r\n", false, "",
+     STORE_ENV_BARE_CR | STORE_ENV_BARE_LF},
+    {"smuggle CRLF.CR", "a\r\n.\rMAIL\r\n", "a\r\n\rMAIL\r\n", false, "", STORE_ENV_BARE_CR},
+    {"smuggle CRLF.CRCRLF", "a\r\n.\r\r\n.\r\n", "a\r\n\r\r\n", true, "", STORE_ENV_BARE_CR},
+    {"smuggle then real end",
+     "x\n.\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nevil\r\n.\r\nQUIT\r\n",
+     "x\n.\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nevil\r\n", true, "QUIT\r\n",
+     STORE_ENV_BARE_LF},
+    {"bare LF at line start", "a\r\n\n.\r\n", "a\r\n\n.\r\n", false, "", STORE_ENV_BARE_LF},
+    {"bare CR before CRLF", "a\r\r\n.\r\n", "a\r\r\n", true, "", STORE_ENV_BARE_CR},
+    {"CRLF inside no-dot", "a\r\n.b\r\n..\r\n.\r\n", "a\r\nb\r\n.\r\n", true, "", 0},
+    {"NUL and 8-bit kept", "a\0\xff\r\n.\r\n", "a\0\xff\r\n", true, "", 0},
 };
 
 /* Strings with NULs need explicit lengths: compute from the literal when
@@ -397,13 +399,13 @@ static void test_replies(void)
 		unsigned code;
 		const char *enh;
 	} want[] = {
-		{STORE_OK, 250, "2.0.0"},       {STORE_EIO, 451, "4.3.0"},
-		{STORE_EFAILED, 451, "4.3.0"},  {STORE_EBUSY, 451, "4.3.0"},
-		{STORE_ENOSPC, 452, "4.3.1"},   {STORE_ETOOBIG, 552, "5.3.4"},
-		{STORE_ENOTFOUND, 451, "4.3.0"}, {STORE_ESHUTDOWN, 421, "4.3.2"},
-		{STORE_EKEY, 451, "4.3.0"},     {STORE_ECORRUPT, 451, "4.3.0"},
-		{STORE_EINVAL, 451, "4.3.0"},   {STORE_EREADONLY, 451, "4.3.0"},
-		{STORE_ELOCKED, 451, "4.3.0"},  {STORE_EEXIST, 451, "4.3.0"},
+	    {STORE_OK, 250, "2.0.0"},        {STORE_EIO, 451, "4.3.0"},
+	    {STORE_EFAILED, 451, "4.3.0"},   {STORE_EBUSY, 451, "4.3.0"},
+	    {STORE_ENOSPC, 452, "4.3.1"},    {STORE_ETOOBIG, 552, "5.3.4"},
+	    {STORE_ENOTFOUND, 451, "4.3.0"}, {STORE_ESHUTDOWN, 421, "4.3.2"},
+	    {STORE_EKEY, 451, "4.3.0"},      {STORE_ECORRUPT, 451, "4.3.0"},
+	    {STORE_EINVAL, 451, "4.3.0"},    {STORE_EREADONLY, 451, "4.3.0"},
+	    {STORE_ELOCKED, 451, "4.3.0"},   {STORE_EEXIST, 451, "4.3.0"},
 	};
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
 		const smtp_reply_t *r = smtp_reply_get(smtp_reply_for_store(want[i].st));

@@ -204,8 +204,8 @@ static uint64_t arrivals(const char *archive)
 }
 
 /* Sends one message (already dot-stuffed wire bytes) and returns the ids. */
-static char *send_message(client_t *c, const char *from, const char *to, const void *wire,
-                          size_t n, const char *what)
+static char *send_message(client_t *c, const char *from, const char *to, const void *wire, size_t n,
+                          const char *what)
 {
 	char cmd[1024];
 	snprintf(cmd, sizeof cmd, "MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n", from, to);
@@ -233,8 +233,8 @@ static void test_basics(void)
 	csends(&c, "EHLO client.test\r\n");
 	char *r = creply(&c);
 	ok(r && strstr(r, "250-test.vellum\r\n") && strstr(r, "250-PIPELINING\r\n") &&
-	           strstr(r, "250-SIZE 65536\r\n") && strstr(r, "250-8BITMIME\r\n") &&
-	           strstr(r, "250-SMTPUTF8\r\n") && strstr(r, "250 ENHANCEDSTATUSCODES\r\n"),
+	       strstr(r, "250-SIZE 65536\r\n") && strstr(r, "250-8BITMIME\r\n") &&
+	       strstr(r, "250-SMTPUTF8\r\n") && strstr(r, "250 ENHANCEDSTATUSCODES\r\n"),
 	   "EHLO lists PIPELINING, SIZE, 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES");
 	free(r);
 
@@ -367,8 +367,9 @@ static void test_data_limits(void)
 	expect(&c, "354", "DATA");
 	buf_t big = {0};
 	for (int i = 0; i < 1200; i++)
-		buf_append_str(&big, "0123456789012345678901234567890123456789012345678901234567890123"
-		                     "456789\r\n");
+		buf_append_str(&big,
+		               "0123456789012345678901234567890123456789012345678901234567890123"
+		               "456789\r\n");
 	buf_append_str(&big, ".\r\nNOOP\r\n");
 	csend(&c, big.data, big.len);
 	buf_free(&big);
@@ -386,7 +387,8 @@ static void test_data_limits(void)
 	/* 100 KB without a line end, then one. */
 	buf_t flood = {0};
 	for (int i = 0; i < 100 * 1024 / 64; i++)
-		buf_append_str(&flood, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+		buf_append_str(&flood,
+		               "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
 	buf_append_str(&flood, "\r\nNOOP\r\n");
 	csend(&c, flood.data, flood.len);
 	buf_free(&flood);
@@ -448,21 +450,22 @@ static void test_smuggling(void)
 		const char *name, *seq, *stored;
 		uint32_t flags;
 	} cases[] = {
-		{"\\n.\\n", "\n.\n", "\n.\n", STORE_ENV_BARE_LF},
-		{"\\r.\\r", "\r.\r", "\r.\r", STORE_ENV_BARE_CR},
-		{"\\r.\\n", "\r.\n", "\r.\n", STORE_ENV_BARE_CR | STORE_ENV_BARE_LF},
-		{"\\n.\\r\\n", "\n.\r\n", "\n.\r\n", STORE_ENV_BARE_LF},
-		{"\\r\\n.\\n", "\r\n.\n", "\r\n\n", STORE_ENV_BARE_LF},
-		{"\\r\\n.\\r", "\r\n.\r", "\r\n\r", STORE_ENV_BARE_CR},
-		{"\\n..\\n", "\n..\n", "\n..\n", STORE_ENV_BARE_LF},
-		{"\\r\\n\\x01.\\r\\n", "\r\n\x01.\r\n", "\r\n\x01.\r\n", 0},
+	    {"\\n.\\n", "\n.\n", "\n.\n", STORE_ENV_BARE_LF},
+	    {"\\r.\\r", "\r.\r", "\r.\r", STORE_ENV_BARE_CR},
+	    {"\\r.\\n", "\r.\n", "\r.\n", STORE_ENV_BARE_CR | STORE_ENV_BARE_LF},
+	    {"\\n.\\r\\n", "\n.\r\n", "\n.\r\n", STORE_ENV_BARE_LF},
+	    {"\\r\\n.\\n", "\r\n.\n", "\r\n\n", STORE_ENV_BARE_LF},
+	    {"\\r\\n.\\r", "\r\n.\r", "\r\n\r", STORE_ENV_BARE_CR},
+	    {"\\n..\\n", "\n..\n", "\n..\n", STORE_ENV_BARE_LF},
+	    {"\\r\\n\\x01.\\r\\n", "\r\n\x01.\r\n", "\r\n\x01.\r\n", 0},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		client_t c;
 		hello(&c, L_DEFAULT);
 		uint64_t before = arrivals("default");
-		const char *fake = "MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.com>\r\n"
-		                   "DATA\r\nSubject: smuggled\r\n\r\nsmuggled\r\n";
+		const char *fake =
+		    "MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.com>\r\n"
+		    "DATA\r\nSubject: smuggled\r\n\r\nsmuggled\r\n";
 		buf_t wire = {0}, want = {0};
 		buf_printf(&wire, "Subject: smuggle\r\n\r\nbefore%s%s.\r\nNOOP\r\n", cases[i].seq,
 		           fake);
@@ -531,7 +534,7 @@ static void test_routing(void)
 	ok(!strncmp(id1, "default-", 8) && !strncmp(id2, "legal-", 6),
 	   "both archives answer with an id (%s)", ids ? ids : "-");
 	ok(stored_equals(id1, msg, sizeof msg - 1, NULL) &&
-	           stored_equals(id2, msg, sizeof msg - 1, NULL),
+	       stored_equals(id2, msg, sizeof msg - 1, NULL),
 	   "the same bytes in both archives");
 	free(ids);
 
@@ -699,7 +702,8 @@ static void run_external(void)
 		         "    if i == 1:\n"
 		         "        s.rset()\n"
 		         "        continue\n"
-		         "    code, resp = s.data(b'Subject: py %%d\\r\\n\\r\\n.leading dot\\r\\nline\\r\\n' %% i)\n"
+		         "    code, resp = s.data(b'Subject: py %%d\\r\\n\\r\\n.leading "
+		         "dot\\r\\nline\\r\\n' %% i)\n"
 		         "    print(code, resp.decode())\n"
 		         "s.quit()\n"
 		         "EOF\n",
@@ -722,8 +726,8 @@ static void run_external(void)
 		}
 		if (p)
 			pclose(p);
-		ok(stored == 2 && good == 2, "smtplib: 2 messages stored byte-exact, RSET one not (%d/%d)",
-		   stored, good);
+		ok(stored == 2 && good == 2,
+		   "smtplib: 2 messages stored byte-exact, RSET one not (%d/%d)", stored, good);
 	} else {
 		ok(1, "# SKIP python3 not available");
 	}
@@ -738,10 +742,11 @@ static void run_external(void)
 		                    "Subject: swaks test\r\n\r\nSent by swaks.\r\n..dot\r\n\r\n";
 		util_write_file_atomic(file, body, sizeof body - 3, 0600);
 		char cmd[4096];
-		snprintf(cmd, sizeof cmd,
-		         "swaks --server 127.0.0.1 --port %s --ehlo swaks.test --from swaks@example.com "
-		         "--to b@example.com --pipeline --data @%s 2>&1",
-		         port, file);
+		snprintf(
+		    cmd, sizeof cmd,
+		    "swaks --server 127.0.0.1 --port %s --ehlo swaks.test --from swaks@example.com "
+		    "--to b@example.com --pipeline --data @%s 2>&1",
+		    port, file);
 		FILE *p = popen(cmd, "r");
 		char line[512];
 		char id[128] = "";
@@ -776,17 +781,18 @@ static void test_metrics(void)
 	   "refused messages counted by code");
 	ok(strstr(t, "vellum_smtp_sessions_total{listener=\"default\"}") != NULL, "sessions");
 	ok(strstr(t, "vellum_smtp_bytes_received_total{listener=\"default\"}") != NULL, "bytes in");
-	ok(strstr(t, "vellum_smtp_archive_messages_total{listener=\"default\",archive=\"legal\"}") !=
-	           NULL,
+	ok(strstr(t,
+	          "vellum_smtp_archive_messages_total{listener=\"default\",archive=\"legal\"}") !=
+	       NULL,
 	   "messages by listener and archive");
 	ok(strstr(t, "vellum_smtp_envelope_refused_total{listener=\"default\",code=\"550\"}") !=
-	           NULL,
+	       NULL,
 	   "refused recipients by code");
 	ok(strstr(t, "vellum_smtp_connections_refused_total{listener=\"legal\",code=\"421\"} 1") !=
-	           NULL,
+	       NULL,
 	   "connections refused at max_connections");
 	ok(strstr(t, "vellum_smtp_connections_refused_total{listener=\"denied\",code=\"554\"} 1") !=
-	           NULL,
+	       NULL,
 	   "connections from a denied network");
 	buf_free(&b);
 }
@@ -894,7 +900,7 @@ int main(void)
 	for (size_t i = 0; i < smtp_server_listener_count(server); i++)
 		smtp_server_addr(server, i, addrs[i], sizeof addrs[i]);
 	ok(!strncmp(addrs[0], "127.0.0.1:", 10) && strcmp(addrs[0], "127.0.0.1:0") &&
-	           !strcmp(smtp_server_listener_name(server, 0), "default"),
+	       !strcmp(smtp_server_listener_name(server, 0), "default"),
 	   "bound address of 'default' with a real port (%s)", addrs[0]);
 
 	/* A second server on the same port fails clearly. */

@@ -32,12 +32,17 @@ static ssize_t plain_write(smtp_io_t *io, const void *buf, size_t n)
 	return r;
 }
 
+static void plain_shutdown(smtp_io_t *io)
+{
+	shutdown(io->fd, SHUT_WR);
+}
+
 static void plain_release(smtp_io_t *io)
 {
 	(void)io;
 }
 
-static const smtp_io_ops_t plain_ops = {plain_read, plain_write, plain_release};
+static const smtp_io_ops_t plain_ops = {plain_read, plain_write, plain_shutdown, plain_release};
 
 void smtp_io_plain(smtp_io_t *io, int fd)
 {

@@ -52,8 +52,10 @@
 #define SMTP_READS_PER_EVENT 8
 /* Connections accepted per readiness event of a listener, for the same reason. */
 #define SMTP_ACCEPT_BATCH 64
-/* How long a session that has been told 421/221 may take to read it. */
+/* How long a session that has been told 421/221 may take to read it and
+ * close its end; shorter while the server stops. */
 #define SMTP_CLOSE_GRACE_US (5 * UTIL_US_PER_SEC)
+#define SMTP_STOP_GRACE_US  (1 * UTIL_US_PER_SEC)
 /* Extra output room the DATA scanner may need beyond its input (a CR it held
  * back at the end of the previous chunk). */
 #define SMTP_DATA_SLACK 2
@@ -222,6 +224,8 @@ typedef struct smtp_io_ops {
 	/* > 0 bytes, 0 at end of stream, -1 with errno (EAGAIN: try later). */
 	ssize_t (*read)(smtp_io_t *io, void *buf, size_t n);
 	ssize_t (*write)(smtp_io_t *io, const void *buf, size_t n);
+	/* Ends our direction (TLS: close_notify first); reading goes on. */
+	void (*shutdown)(smtp_io_t *io);
 	/* Releases the layer's state; the fd is closed by smtp_io_close. */
 	void (*release)(smtp_io_t *io);
 } smtp_io_ops_t;
@@ -359,6 +363,7 @@ struct smtp_session {
 	bool eof;        /* the client finished sending */
 	bool dead;       /* the connection is unusable */
 	bool shutdown;   /* server stopping: 421 after the pending answer */
+	bool shut_wr;    /* our side half-closed; draining the client's */
 	uint32_t events; /* registered epoll events */
 	bool watched;
 	bool zombie; /* closed; freed after the current event batch */

@@ -593,8 +593,20 @@ static void session_settle(smtp_session_t *s)
 			smtp_server_watch(s->srv, s, 0); /* wait for the completion */
 			return;
 		}
-	} else if (s->dead || (s->state == SMTP_STATE_CLOSING && !out_pending(s))) {
+	} else if (s->dead) {
 		smtp_server_session_free(s->srv, s);
+		return;
+	} else if (s->state == SMTP_STATE_CLOSING && !out_pending(s)) {
+		/* Everything said.  Closing now with unread input would send a
+		 * reset that can destroy our last reply in the client's buffer,
+		 * so half-close and read to the client's end (or the grace). */
+		if (s->eof || s->shut_wr) {
+			smtp_server_session_free(s->srv, s);
+			return;
+		}
+		s->io.ops->shutdown(&s->io);
+		s->shut_wr = true;
+		smtp_server_watch(s->srv, s, EPOLLIN);
 		return;
 	}
 	uint32_t ev = 0;
@@ -605,10 +617,33 @@ static void session_settle(smtp_session_t *s)
 	smtp_server_watch(s->srv, s, ev);
 }
 
+/* After the half-close: discard what the client still sends until its end. */
+static void session_drain(smtp_session_t *s)
+{
+	for (int i = 0; i < SMTP_READS_PER_EVENT; i++) {
+		ssize_t r = s->io.ops->read(&s->io, s->in, SMTP_INBUF_SIZE);
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (r <= 0) {
+			smtp_server_session_free(s->srv, s);
+			return;
+		}
+	}
+}
+
 static void session_drive(smtp_session_t *s)
 {
 	for (int reads = 0;;) {
 		session_process(s);
+		if (out_pending(s) >= SMTP_OUTBUF_MAX) {
+			/* Stopped for a slow reader: if it took the output, go on
+			 * with the input already buffered — no event would come
+			 * for it. */
+			session_flush(s);
+			if (!s->dead && out_pending(s) < SMTP_OUTBUF_MAX)
+				continue;
+			break;
+		}
 		if (!wants_input(s) || reads++ == SMTP_READS_PER_EVENT)
 			break;
 		if (!session_read(s))
@@ -659,6 +694,10 @@ void smtp_session_on_io(smtp_session_t *s, uint32_t events)
 		 * said; wait for the completion without the fd in the set. */
 		s->dead = true;
 		smtp_server_watch(s->srv, s, 0);
+		return;
+	}
+	if (s->shut_wr) {
+		session_drain(s);
 		return;
 	}
 	if (events & EPOLLOUT)
@@ -727,7 +766,8 @@ void smtp_session_tick(smtp_session_t *s, int64_t now)
 	if (s->state == SMTP_STATE_COMMIT)
 		return;
 	if (s->state == SMTP_STATE_CLOSING) {
-		if (now - s->closing_since > SMTP_CLOSE_GRACE_US)
+		int64_t grace = s->srv->stopping ? SMTP_STOP_GRACE_US : SMTP_CLOSE_GRACE_US;
+		if (now - s->closing_since > grace)
 			smtp_server_session_free(s->srv, s);
 		return;
 	}

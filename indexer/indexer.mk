@@ -31,9 +31,9 @@ if FUZZING
 noinst_PROGRAMS += tests/fuzz/fuzz_mime tests/fuzz/fuzz_query
 tests_fuzz_fuzz_mime_SOURCES = tests/fuzz/fuzz_mime.c
 tests_fuzz_fuzz_mime_LDADD = $(VL_LIBS)
-tests_fuzz_fuzz_mime_LDFLAGS = $(FUZZ_LDFLAGS)
+tests_fuzz_fuzz_mime_LDFLAGS = $(FUZZ_LINK_FLAGS)
 tests_fuzz_fuzz_query_SOURCES = tests/fuzz/fuzz_query.c
 tests_fuzz_fuzz_query_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/indexer
 tests_fuzz_fuzz_query_LDADD = $(VL_LIBS)
-tests_fuzz_fuzz_query_LDFLAGS = $(FUZZ_LDFLAGS)
+tests_fuzz_fuzz_query_LDFLAGS = $(FUZZ_LINK_FLAGS)
 endif

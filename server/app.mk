@@ -1,7 +1,7 @@
 # Process glue: app context, serve orchestration, metrics registry.
 libvellum_a_SOURCES += \
 	include/vellum/app.h include/vellum/cli.h include/vellum/metrics.h \
-	server/metrics.c server/pending_serve.c
+	server/metrics.c server/serve.c
 
 check_PROGRAMS += tests/unit/test_metrics
 TESTS += tests/unit/test_metrics

@@ -35,5 +35,5 @@ if FUZZING
 noinst_PROGRAMS += tests/fuzz/fuzz_api
 tests_fuzz_fuzz_api_SOURCES = tests/fuzz/fuzz_api.c
 tests_fuzz_fuzz_api_LDADD = $(VL_LIBS)
-tests_fuzz_fuzz_api_LDFLAGS = $(FUZZ_LDFLAGS)
+tests_fuzz_fuzz_api_LDFLAGS = $(FUZZ_LINK_FLAGS)
 endif

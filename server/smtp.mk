@@ -27,5 +27,5 @@ noinst_PROGRAMS += tests/fuzz/fuzz_smtp
 tests_fuzz_fuzz_smtp_SOURCES = tests/fuzz/fuzz_smtp.c
 tests_fuzz_fuzz_smtp_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/server
 tests_fuzz_fuzz_smtp_LDADD = $(VL_LIBS)
-tests_fuzz_fuzz_smtp_LDFLAGS = $(FUZZ_LDFLAGS)
+tests_fuzz_fuzz_smtp_LDFLAGS = $(FUZZ_LINK_FLAGS)
 endif

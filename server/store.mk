@@ -27,5 +27,5 @@ noinst_PROGRAMS += tests/fuzz/fuzz_store_record
 tests_fuzz_fuzz_store_record_SOURCES = tests/fuzz/fuzz_store_record.c
 tests_fuzz_fuzz_store_record_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/server
 tests_fuzz_fuzz_store_record_LDADD = $(VL_LIBS)
-tests_fuzz_fuzz_store_record_LDFLAGS = $(FUZZ_LDFLAGS)
+tests_fuzz_fuzz_store_record_LDFLAGS = $(FUZZ_LINK_FLAGS)
 endif

@@ -1,6 +1,6 @@
 # End-to-end tests (python3 TAP scripts against a real `vellum serve`), the
 # browser tests (run by script/test, not make check), sanitizer suppressions.
-#TESTS += tests/e2e/test_foundation.py   (enabled when the modules land)
+TESTS += tests/e2e/test_foundation.py
 EXTRA_DIST += tests/e2e/vellumtest.py tests/e2e/test_foundation.py tests/lsan.supp \
 	tests/browser/package.json tests/browser/package-lock.json tests/browser/run.mjs \
 	tests/browser/fixture.py tests/browser/search.test.mjs
@@ -17,5 +17,5 @@ if FUZZING
 noinst_PROGRAMS += tests/fuzz/fuzz_config
 tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz_config.c
 tests_fuzz_fuzz_config_LDADD = $(VL_LIBS)
-tests_fuzz_fuzz_config_LDFLAGS = $(FUZZ_LDFLAGS)
+tests_fuzz_fuzz_config_LDFLAGS = $(FUZZ_LINK_FLAGS)
 endif

@@ -1,1 +1,2 @@
-# doc: sources and tests of this area (filled in by its module).
+# Documentation: man pages (installed) and the operator/developer documents.
+dist_man_MANS += doc/vellum.conf.5

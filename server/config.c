@@ -280,18 +280,6 @@ static config_status_t fail(struct parser *p, config_status_t st, const char *fm
 	return st;
 }
 
-static bool valid_name(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 64 || !isalnum((unsigned char)s[0]))
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) &&
-		    s[i] != '-' && s[i] != '_' && s[i] != '.')
-			return false;
-	return true;
-}
-
 static config_status_t parse_bool(const char *v, bool *out)
 {
 	static const char *const yes[] = {"yes", "true", "on", "1"};
@@ -496,7 +484,7 @@ static config_status_t begin_section(struct parser *p, char *line)
 	} else if ((!strcmp(name, "listener") || !strcmp(name, "archive")) && sub) {
 		bool is_listener = name[0] == 'l';
 		snprintf(p->secname, sizeof p->secname, "[%s \"%.64s\"]", name, sub);
-		if (!valid_name(sub))
+		if (!util_name_valid(sub))
 			return fail(p, CONFIG_EVALUE, "bad name in %s: use a-z, 0-9, '-', '_', '.'",
 			            p->secname);
 		if (is_listener) {

@@ -273,6 +273,20 @@ util_status_t util_unhex(const char *hex, uint8_t *out, size_t n)
 	return UTIL_OK;
 }
 
+bool util_name_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n > UTIL_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
+			return false;
+	}
+	return true;
+}
+
 bool util_utf8_valid(const uint8_t *p, size_t n)
 {
 	size_t i = 0;

@@ -74,6 +74,11 @@ void util_strv_free(char **v);
 void util_hex(const uint8_t *p, size_t n, char *out);
 /* Parses exactly 2n hex digits into out. */
 util_status_t util_unhex(const char *hex, uint8_t *out, size_t n);
+/* True if s is a valid archive (or listener) name: [a-z0-9][a-z0-9._-]{0,63}.
+ * One rule for every module: names appear in ids ("<archive>-<seq>"), paths
+ * and URLs.  Names starting with '_' are internal logs and fail this check. */
+#define UTIL_NAME_MAX 64
+bool util_name_valid(const char *s);
 /* True if p[0..n) is valid UTF-8 (no overlongs, no surrogates). */
 bool util_utf8_valid(const uint8_t *p, size_t n);
 

@@ -109,6 +109,22 @@ static void test_lists(void)
 	ok(util_unhex("deadbeeg", back, 4) == UTIL_EINVAL, "bad hex digit refused");
 }
 
+static void test_names(void)
+{
+	ok(util_name_valid("default") && util_name_valid("legal-2024.hr_x"), "valid names");
+	ok(!util_name_valid("") && !util_name_valid(NULL), "empty refused");
+	ok(!util_name_valid("_audit"), "leading '_' reserved for logs");
+	ok(!util_name_valid("-x") && !util_name_valid(".x"), "leading punctuation refused");
+	ok(!util_name_valid("Legal") && !util_name_valid("a b") && !util_name_valid("a/b"),
+	   "upper case, space, slash refused");
+	char long_name[UTIL_NAME_MAX + 2];
+	memset(long_name, 'a', sizeof long_name - 1);
+	long_name[sizeof long_name - 1] = '\0';
+	ok(!util_name_valid(long_name), "over 64 bytes refused");
+	long_name[UTIL_NAME_MAX] = '\0';
+	ok(util_name_valid(long_name), "64 bytes accepted");
+}
+
 static void test_utf8(void)
 {
 	ok(util_utf8_valid((const uint8_t *)"h\xc3\xa9llo", 6), "valid UTF-8");
@@ -203,6 +219,7 @@ int main(void)
 	test_times();
 	test_buf();
 	test_lists();
+	test_names();
 	test_utf8();
 	test_cidr();
 	test_files();

@@ -3,7 +3,8 @@
 libvellum_a_SOURCES += \
 	include/vellum/smtp.h include/vellum/ingest.h server/smtp_private.h \
 	server/smtp_reply.c server/smtp_parse.c server/smtp_data.c server/smtp_io.c \
-	server/smtp_session.c server/smtp_server.c server/ingest.c
+	server/smtp_tls.c server/smtp_auth.c server/smtp_session.c server/smtp_server.c \
+	server/ingest.c
 
 check_PROGRAMS += tests/unit/test_smtp tests/unit/test_ingest tests/unit/test_smtp_server
 TESTS += tests/unit/test_smtp tests/unit/test_ingest tests/unit/test_smtp_server

@@ -3,7 +3,8 @@
  * Does: scan message data as it arrives, in chunks split anywhere, and
  * produce the message bytes exactly as the client meant them (RFC 5321
  * §4.5.2: a line's leading "." is removed), stopping at the end-of-data line.
- * Flags bare LF and bare CR and lines longer than max_line.  Does not: buffer
+ * Flags bare LF and bare CR and lines longer than max_line; for BDAT chunks,
+ * which are stored as sent, only bare LF and bare CR.  Does not: buffer
  * the message (output goes straight to the store) or change anything else
  * in it: line endings stay as they arrived.
  *
@@ -119,4 +120,38 @@ size_t smtp_data_scan(smtp_data_t *d, const uint8_t *in, size_t n, uint8_t *out,
 	}
 	*outn = o;
 	return i;
+}
+
+/* ---- BDAT: bare CR / bare LF only (the bytes themselves are not touched) ---- */
+
+uint32_t smtp_bdat_flags(bool *prev_cr, const uint8_t *p, size_t n)
+{
+	uint32_t f = 0;
+	size_t i = 0;
+	if (n && *prev_cr && p[0] != '\n')
+		f |= STORE_ENV_BARE_CR;
+	while (i < n) {
+		/* Jump to the next CR or LF: ordinary bytes are most of the data. */
+		const uint8_t *cr = memchr(p + i, '\r', n - i);
+		const uint8_t *lf = memchr(p + i, '\n', (cr ? (size_t)(cr - p) : n) - i);
+		const uint8_t *q = lf ? lf : cr;
+		if (!q)
+			break;
+		size_t k = (size_t)(q - p);
+		if (*q == '\n') {
+			if (k == 0 ? !*prev_cr : p[k - 1] != '\r')
+				f |= STORE_ENV_BARE_LF;
+		} else if (k + 1 < n && p[k + 1] != '\n') {
+			f |= STORE_ENV_BARE_CR;
+		}
+		i = k + 1;
+	}
+	if (n)
+		*prev_cr = p[n - 1] == '\r';
+	return f;
+}
+
+uint32_t smtp_bdat_flags_end(bool prev_cr)
+{
+	return prev_cr ? STORE_ENV_BARE_CR : 0;
 }

@@ -1,8 +1,8 @@
 /* smtp_io.c — the transport under an SMTP session.
  *
  * Does: read and write a session's bytes through a small table of
- * operations, plain TCP here.  STARTTLS (stage 2) installs a GnuTLS layer
- * with the same operations, so the session's state machine and the event
+ * operations, plain TCP here.  STARTTLS installs a GnuTLS layer with the
+ * same operations (smtp_tls.c), so the session's state machine and the event
  * loop do not change.  Does not: buffer; the session owns its buffers.
  */
 #include "config.h"
@@ -42,7 +42,14 @@ static void plain_release(smtp_io_t *io)
 	(void)io;
 }
 
-static const smtp_io_ops_t plain_ops = {plain_read, plain_write, plain_shutdown, plain_release};
+static size_t plain_pending(smtp_io_t *io)
+{
+	(void)io;
+	return 0; /* the kernel holds what is unread, and epoll sees it */
+}
+
+static const smtp_io_ops_t plain_ops = {plain_read, plain_write, plain_shutdown, plain_release,
+                                        plain_pending};
 
 void smtp_io_plain(smtp_io_t *io, int fd)
 {

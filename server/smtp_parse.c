@@ -4,8 +4,9 @@
  * forward-paths (RFC 5321 §4.1.2: angle brackets, quoted local parts,
  * address literals, source routes, which are accepted and dropped as
  * §4.1.1.3 allows) and the MAIL parameters we offer: SIZE (RFC 1870),
- * BODY=7BIT|8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531).  Every outcome is a
- * row of the reply table.  Does not: keep state or decide policy (limits,
+ * BODY=7BIT|8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531); BDAT sizes (RFC 3030)
+ * and AUTH mechanisms and SASL responses (RFC 4954, PLAIN RFC 4616, LOGIN).
+ * Every outcome is a row of the reply table.  Does not: keep state or decide policy (limits,
  * routing); that is the session's job.
  *
  * Leniency where journal sources are known to vary and nothing is at risk:
@@ -17,6 +18,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <sodium.h>
 #include <string.h>
 
 #include "smtp_private.h"
@@ -374,5 +376,105 @@ smtp_reply_id_t smtp_parse_helo(const char *arg, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (is_sp(arg[i]))
 			return SMTP_R_HELO_SYNTAX;
+	return SMTP_R_OK;
+}
+
+/* ---- BDAT (RFC 3030 §2: "BDAT" SP chunk-size [SP end-marker]) ---- */
+
+smtp_reply_id_t smtp_parse_bdat(const char *arg, size_t n, uint64_t *size, bool *last)
+{
+	size_t i = 0;
+	*size = 0;
+	*last = false;
+	while (i < n && arg[i] >= '0' && arg[i] <= '9')
+		i++;
+	if (i == 0 || i > SMTP_BDAT_DIGITS_MAX || !parse_size(arg, i, size))
+		return SMTP_R_PARAM_SYNTAX;
+	if (i == n)
+		return SMTP_R_OK;
+	if (!is_sp(arg[i]))
+		return SMTP_R_PARAM_SYNTAX; /* "12x", "-1", "1.5" */
+	while (i < n && is_sp(arg[i]))
+		i++;
+	if (n - i == 4 && !strncasecmp(arg + i, "LAST", 4)) {
+		*last = true;
+		return SMTP_R_OK;
+	}
+	return SMTP_R_PARAM_SYNTAX;
+}
+
+/* ---- AUTH (RFC 4954) ---- */
+
+smtp_reply_id_t smtp_parse_auth(const char *arg, size_t n, smtp_sasl_mech_t *mech,
+                                const char **ir, size_t *irn)
+{
+	size_t i = 0;
+	*mech = SMTP_SASL_NONE;
+	*ir = NULL;
+	*irn = 0;
+	while (i < n && !is_sp(arg[i]))
+		i++;
+	if (i == 0)
+		return SMTP_R_PARAM_SYNTAX;
+	if (i == 5 && !strncasecmp(arg, "PLAIN", 5))
+		*mech = SMTP_SASL_PLAIN;
+	else if (i == 5 && !strncasecmp(arg, "LOGIN", 5))
+		*mech = SMTP_SASL_LOGIN;
+	else
+		return SMTP_R_AUTH_MECH;
+	while (i < n && is_sp(arg[i]))
+		i++;
+	if (i < n) {
+		*ir = arg + i;
+		*irn = n - i;
+		for (size_t k = i; k < n; k++)
+			if (is_sp(arg[k]))
+				return SMTP_R_PARAM_SYNTAX;
+	}
+	return SMTP_R_OK;
+}
+
+smtp_reply_id_t smtp_sasl_decode(const char *b64, size_t n, uint8_t *out, size_t cap,
+                                 size_t *outn)
+{
+	*outn = 0;
+	if (n == 1 && b64[0] == '*')
+		return SMTP_R_AUTH_CANCEL;
+	if (n == 1 && b64[0] == '=')
+		return SMTP_R_OK; /* RFC 4954 §4: an empty initial response */
+	/* Base64 of cap bytes is at most 4 * ceil(cap / 3) characters. */
+	if (n == 0 || n % 4 != 0 || n / 4 * 3 > cap + 2)
+		return SMTP_R_AUTH_BAD64;
+	const char *end = NULL;
+	if (sodium_base642bin(out, cap, b64, n, NULL, outn, &end,
+	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    end != b64 + n)
+		return SMTP_R_AUTH_BAD64;
+	return SMTP_R_OK;
+}
+
+smtp_reply_id_t smtp_sasl_plain_split(const uint8_t *p, size_t n,
+                                      char user[SMTP_SASL_USER_MAX + 1],
+                                      char pass[SMTP_SASL_PASS_MAX + 1])
+{
+	const uint8_t *z1 = memchr(p, '\0', n);
+	if (!z1)
+		return SMTP_R_AUTH_BAD64;
+	const uint8_t *u = z1 + 1;
+	const uint8_t *z2 = memchr(u, '\0', n - (size_t)(u - p));
+	if (!z2)
+		return SMTP_R_AUTH_BAD64;
+	const uint8_t *pw = z2 + 1;
+	size_t zn = (size_t)(z1 - p), un = (size_t)(z2 - u), pn = n - (size_t)(pw - p);
+	if (un == 0 || un > SMTP_SASL_USER_MAX || pn > SMTP_SASL_PASS_MAX ||
+	    memchr(pw, '\0', pn))
+		return SMTP_R_AUTH_BAD64;
+	/* No proxy authorization: the authzid is empty or the user itself. */
+	if (zn && (zn != un || memcmp(p, u, un) != 0))
+		return SMTP_R_AUTH_FAILED;
+	memcpy(user, u, un);
+	user[un] = '\0';
+	memcpy(pass, pw, pn);
+	pass[pn] = '\0';
 	return SMTP_R_OK;
 }

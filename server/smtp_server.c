@@ -2,16 +2,20 @@
  *
  * Does: bind every configured listener, run one epoll loop (level-triggered)
  * over the listening sockets, the sessions, the store's completion queue and
- * a wake-up eventfd; apply connection policy at accept (allow/deny networks,
+ * a wake-up eventfd and the AUTH worker's eventfd; load each listener's TLS
+ * credentials; apply connection policy at accept (allow/deny networks,
  * max_connections, max_per_client); drive timers once a second; keep the
  * routing tables current with app->archives_gen; count per listener and
- * archive; shut down in order (answers owed by the store first, then 421).
- * Does not: speak SMTP (smtp_session.c) or touch files (the store does).
+ * archive (accepted, rejected by reply code, last message received); shut
+ * down in order (answers owed by the store and the AUTH worker first, then
+ * 421).  Does not: speak SMTP (smtp_session.c) or touch files (the store
+ * does).
  */
 #include "config.h"
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +52,7 @@ const char *smtp_strerror(smtp_status_t st)
 	case SMTP_EBIND: return "cannot listen";
 	case SMTP_EROUTES: return "cannot read the archive list";
 	case SMTP_ESYS: return "event loop setup failed";
+	case SMTP_ETLS: return "cannot load the TLS certificate or key";
 	}
 	return "unknown error";
 }
@@ -189,14 +194,97 @@ void smtp_server_count_reply(smtp_listener_t *l, smtp_reply_id_t id, smtp_count_
 	metric_inc(*slot);
 }
 
-void smtp_server_count_archive(smtp_listener_t *l, const char *archive)
+/* The feed of archive on listener l, created on first use. */
+static smtp_feed_t *feed_get(smtp_server_t *srv, smtp_listener_t *l, const char *archive)
 {
+	smtp_feed_t **p = &l->feeds;
+	for (; *p; p = &(*p)->next)
+		if (!strcmp((*p)->archive, archive))
+			return *p;
+	smtp_feed_t *f = xcalloc(1, sizeof *f);
+	f->archive = xstrdup(archive);
 	const char *labels[] = {"listener", l->cfg->name, "archive", archive, NULL};
-	metric_inc(metrics_counter(l->metrics, "vellum_smtp_archive_messages_total",
-	                           "Messages stored, by listener and archive", labels));
-	metric_set(metrics_gauge(l->metrics, "vellum_smtp_archive_last_received_seconds",
-	                         "Time the last message arrived (for silent-feed alerts)", labels),
-	           (double)util_now() / 1e6);
+	f->m_last =
+	    metrics_gauge(l->metrics, "vellum_smtp_archive_last_received_seconds",
+	                  "When a listener last stored a message for an archive (Unix time; "
+	                  "for silent-feed alerts)",
+	                  labels);
+	pthread_mutex_lock(&srv->feeds_lock);
+	*p = f;
+	pthread_mutex_unlock(&srv->feeds_lock);
+	return f;
+}
+
+void smtp_server_count_archive(smtp_listener_t *l, const char *archive, smtp_reply_id_t id)
+{
+	if ((unsigned)id >= SMTP_R__COUNT)
+		return;
+	smtp_server_t *srv = l->srv;
+	smtp_feed_t *f = feed_get(srv, l, archive);
+	metric_t **slot = &f->m_by_reply[id];
+	if (!*slot) {
+		char code[8];
+		snprintf(code, sizeof code, "%u", smtp_reply_get(id)->code);
+		const char *labels[] = {"listener", l->cfg->name, "archive", archive, "code", code,
+		                        NULL};
+		*slot = metrics_counter(l->metrics, "vellum_smtp_archive_messages_total",
+		                        "Messages by listener, archive and final reply code (250: "
+		                        "accepted; 4xx/5xx: rejected)",
+		                        labels);
+	}
+	metric_inc(*slot);
+	if (smtp_reply_get(id)->code != 250) {
+		atomic_fetch_add(&f->rejected, 1);
+		return;
+	}
+	int64_t now = util_now();
+	atomic_fetch_add(&f->accepted, 1);
+	atomic_store(&f->last_received, now);
+	atomic_store(&l->last_received, now);
+	metric_set(f->m_last, (double)now / 1e6);
+	metric_set(l->m_last, (double)now / 1e6);
+}
+
+size_t smtp_server_feeds(smtp_server_t *srv, smtp_feed_info_t **out)
+{
+	size_t n = 0, cap = 0;
+	smtp_feed_info_t *v = NULL;
+	pthread_mutex_lock(&srv->feeds_lock);
+	for (size_t i = 0; i < srv->nlisteners; i++) {
+		smtp_listener_t *l = &srv->listeners[i];
+		for (smtp_feed_t *f = l->feeds; f; f = f->next) {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 8;
+				v = xrealloc(v, cap * sizeof *v);
+			}
+			v[n].listener = xstrdup(l->cfg->name);
+			v[n].archive = xstrdup(f->archive);
+			v[n].last_received = atomic_load(&f->last_received);
+			v[n].accepted = atomic_load(&f->accepted);
+			v[n].rejected = atomic_load(&f->rejected);
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&srv->feeds_lock);
+	*out = v;
+	return n;
+}
+
+void smtp_feed_info_free(smtp_feed_info_t *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		free(v[i].listener);
+		free(v[i].archive);
+	}
+	free(v);
+}
+
+int64_t smtp_server_last_received(smtp_server_t *srv, const char *listener)
+{
+	for (size_t i = 0; i < srv->nlisteners; i++)
+		if (!strcmp(srv->listeners[i].cfg->name, listener))
+			return atomic_load(&srv->listeners[i].last_received);
+	return -1;
 }
 
 /* ---- listeners ---- */
@@ -259,11 +347,35 @@ static smtp_status_t server_setup(smtp_server_t *srv)
 	}
 	srv->wake_kind = SMTP_EV_WAKE;
 	srv->queue_kind = SMTP_EV_QUEUE;
+	srv->auth_kind = SMTP_EV_AUTH;
 	if (!epoll_add(srv->epfd, srv->wakefd, EPOLLIN, &srv->wake_kind) ||
 	    !epoll_add(srv->epfd, store_queue_fd(srv->queue), EPOLLIN, &srv->queue_kind))
 		return SMTP_ESYS;
+	/* AUTH needs the users: without a database (tests of the protocol
+	 * alone) it is not offered. */
+	if (srv->app->db) {
+		srv->auth = smtp_auth_new(srv->app);
+		if (!srv->auth || !epoll_add(srv->epfd, smtp_auth_fd(srv->auth), EPOLLIN,
+		                             &srv->auth_kind))
+			return SMTP_ESYS;
+	}
 	for (size_t i = 0; i < srv->nlisteners; i++) {
 		smtp_listener_t *l = &srv->listeners[i];
+		const config_listener_t *cfg = l->cfg;
+		if (cfg->tls_cert && cfg->tls_key) {
+			l->tls = smtp_tls_new(cfg->name, cfg->tls_cert, cfg->tls_key,
+			                      cfg->tls_min_version);
+			if (!l->tls)
+				return SMTP_ETLS;
+		}
+		if (cfg->auth_required && !srv->auth)
+			log_warn("smtp.auth", "listener=%s auth=required but no user database: "
+			                      "every transaction is refused",
+			         cfg->name);
+		else if (cfg->auth_required && !l->tls && !cfg->auth_plain_on_loopback)
+			log_warn("smtp.auth", "listener=%s auth=required but AUTH needs TLS "
+			                      "(tls_cert) or auth_plain_on_loopback",
+			         cfg->name);
 		smtp_status_t st = listener_bind(l);
 		if (st != SMTP_OK)
 			return st;
@@ -284,6 +396,7 @@ smtp_status_t smtp_server_new(app_t *app, const smtp_opts_t *opts, smtp_server_t
 	if (opts)
 		srv->opts = *opts;
 	srv->epfd = srv->wakefd = -1;
+	pthread_mutex_init(&srv->feeds_lock, NULL);
 	srv->clients = xcalloc(SMTP_CLIENT_BUCKETS, sizeof *srv->clients);
 	srv->scratch = xmalloc(SMTP_INBUF_SIZE + SMTP_DATA_SLACK);
 	srv->nlisteners = app->cfg->nlisteners;
@@ -294,6 +407,7 @@ smtp_status_t smtp_server_new(app_t *app, const smtp_opts_t *opts, smtp_server_t
 		smtp_listener_t *l = &srv->listeners[i];
 		l->kind = SMTP_EV_LISTENER;
 		l->index = i;
+		l->srv = srv;
 		l->cfg = &app->cfg->listeners[i];
 		l->fd = -1;
 		l->metrics = app->metrics;
@@ -302,6 +416,22 @@ smtp_status_t smtp_server_new(app_t *app, const smtp_opts_t *opts, smtp_server_t
 		                                "SMTP sessions accepted", labels);
 		l->m_bytes = metrics_counter(app->metrics, "vellum_smtp_bytes_received_total",
 		                             "Bytes received from SMTP clients", labels);
+		l->m_last = metrics_gauge(app->metrics, "vellum_smtp_last_received_seconds",
+		                          "When the listener last stored a message (Unix time)",
+		                          labels);
+		static const char *const auth_outcomes[3] = {"ok", "failed", "error"};
+		for (int k = 0; k < 3; k++) {
+			const char *al[] = {"listener", l->cfg->name, "outcome", auth_outcomes[k],
+			                    NULL};
+			l->m_auth[k] = metrics_counter(app->metrics, "vellum_smtp_auth_total",
+			                               "SMTP AUTH attempts by outcome", al);
+		}
+		for (int k = 0; k < 2; k++) {
+			const char *tl[] = {"listener", l->cfg->name, "outcome", k ? "failed" : "ok",
+			                    NULL};
+			l->m_tls[k] = metrics_counter(app->metrics, "vellum_smtp_tls_handshakes_total",
+			                              "STARTTLS handshakes by outcome", tl);
+		}
 	}
 	smtp_status_t st = server_setup(srv);
 	if (st == SMTP_OK && !routes_refresh(srv))
@@ -367,12 +497,67 @@ void smtp_server_watch(smtp_server_t *srv, smtp_session_t *s, uint32_t events)
 	}
 }
 
+void smtp_server_again(smtp_server_t *srv, smtp_session_t *s)
+{
+	if (s->again || s->zombie)
+		return;
+	s->again = true;
+	s->again_next = srv->again;
+	srv->again = s;
+}
+
+static void again_remove(smtp_server_t *srv, smtp_session_t *s)
+{
+	for (smtp_session_t **p = &srv->again; *p; p = &(*p)->again_next) {
+		if (*p == s) {
+			*p = s->again_next;
+			break;
+		}
+	}
+	s->again = false;
+	s->again_next = NULL;
+}
+
+/* Drives the sessions whose input waits inside TLS, once each. */
+static void run_again(smtp_server_t *srv)
+{
+	smtp_session_t *list = srv->again;
+	srv->again = NULL;
+	while (list) {
+		smtp_session_t *s = list;
+		list = s->again_next;
+		s->again = false;
+		s->again_next = NULL;
+		if (!s->zombie)
+			smtp_session_on_io(s, 0);
+	}
+}
+
+bool smtp_server_auth_submit(smtp_server_t *srv, smtp_auth_job_t *j)
+{
+	if (!srv->auth || !smtp_auth_submit(srv->auth, j))
+		return false;
+	srv->auth_pending++;
+	return true;
+}
+
+static void drain_auth(smtp_server_t *srv)
+{
+	smtp_auth_job_t *j;
+	while ((j = smtp_auth_pop(srv->auth)) != NULL) {
+		srv->auth_pending--;
+		smtp_session_on_auth(j->session, j);
+	}
+}
+
 /* Sessions are unlinked and closed at once but freed only after the current
  * batch of epoll events, which may still name them. */
 void smtp_server_session_free(smtp_server_t *srv, smtp_session_t *s)
 {
 	if (s->zombie)
 		return;
+	if (s->again)
+		again_remove(srv, s);
 	if (s->watched)
 		smtp_server_watch(srv, s, 0);
 	if (s->prev)
@@ -533,6 +718,7 @@ static void dispatch(smtp_server_t *srv, struct epoll_event *ev)
 		break;
 	}
 	case SMTP_EV_QUEUE: drain_queue(srv); break;
+	case SMTP_EV_AUTH: drain_auth(srv); break;
 	case SMTP_EV_WAKE: {
 		uint64_t v;
 		ssize_t r = read(srv->wakefd, &v, sizeof v);
@@ -550,15 +736,18 @@ smtp_status_t smtp_server_run(smtp_server_t *srv)
 		if (!srv->stopping && (atomic_load(&srv->stop) || atomic_load(&srv->app->stopping)))
 			begin_shutdown(srv);
 		bury(srv);
-		if (srv->stopping && srv->nsessions == 0 && srv->pending == 0)
+		if (srv->stopping && srv->nsessions == 0 && srv->pending == 0 &&
+		    srv->auth_pending == 0)
 			break;
-		int n = epoll_wait(srv->epfd, evs, SMTP_EVENTS_MAX, srv->stopping ? 100 : 1000);
+		int timeout = srv->again ? 0 : srv->stopping ? 100 : 1000;
+		int n = epoll_wait(srv->epfd, evs, SMTP_EVENTS_MAX, timeout);
 		if (n < 0 && errno != EINTR) {
 			log_error("smtp.epoll", "op=wait err=%s", strerror(errno));
 			return SMTP_ESYS;
 		}
 		for (int i = 0; i < n; i++)
 			dispatch(srv, &evs[i]);
+		run_again(srv);
 		bury(srv);
 		int64_t now = util_monotonic_us();
 		if (now - last_tick >= UTIL_US_PER_SEC || srv->stopping) {
@@ -589,9 +778,9 @@ void smtp_server_free(smtp_server_t *srv)
 		return;
 	while (srv->sessions) {
 		smtp_session_t *s = srv->sessions;
-		if (s->state == SMTP_STATE_COMMIT) {
-			/* The store still holds it as a cookie: leak rather than
-			 * let a completion land in freed memory. */
+		if (s->state == SMTP_STATE_COMMIT || s->state == SMTP_STATE_AUTH_WAIT) {
+			/* The store or the AUTH worker still holds it: leak rather
+			 * than let an answer land in freed memory. */
 			log_error("smtp.free", "session=%llu err=commit outstanding",
 			          (unsigned long long)s->id);
 			srv->sessions = s->next;
@@ -600,11 +789,21 @@ void smtp_server_free(smtp_server_t *srv)
 		smtp_server_session_free(srv, s);
 	}
 	bury(srv);
+	smtp_auth_free(srv->auth); /* joins the worker; its jobs are finished */
 	for (size_t i = 0; i < srv->nlisteners; i++) {
-		if (srv->listeners[i].fd >= 0)
-			close(srv->listeners[i].fd);
-		ingest_routes_free(srv->listeners[i].routes);
+		smtp_listener_t *l = &srv->listeners[i];
+		if (l->fd >= 0)
+			close(l->fd);
+		ingest_routes_free(l->routes);
+		smtp_tls_free(l->tls);
+		while (l->feeds) {
+			smtp_feed_t *f = l->feeds;
+			l->feeds = f->next;
+			free(f->archive);
+			free(f);
+		}
 	}
+	pthread_mutex_destroy(&srv->feeds_lock);
 	if (srv->pending == 0)
 		store_queue_free(srv->queue);
 	if (srv->epfd >= 0)

@@ -8,18 +8,27 @@
  * answer 250 only when its completion says the message is durable in every
  * target archive.  PIPELINING (RFC 2920) falls out of the design: commands are
  * taken from the input buffer in order, answers are queued and flushed when
- * the input runs dry or the client must wait.  Does not: own sockets'
- * registration, timers or listeners (smtp_server.c), parse paths
- * (smtp_parse.c) or find the end of the data (smtp_data.c).
+ * the input runs dry or the client must wait.  Also BDAT (RFC 3030), STARTTLS
+ * (RFC 3207) and AUTH PLAIN/LOGIN (RFC 4954), and the listener's policies
+ * (require_tls, auth = required).  Does not: own sockets' registration,
+ * timers or listeners (smtp_server.c), parse paths (smtp_parse.c), find the
+ * end of the data (smtp_data.c), speak TLS (smtp_tls.c) or check passwords
+ * (smtp_auth.c).
  *
  * States (smtp_state_t):
  *   INIT --EHLO/HELO--> HELO --MAIL--> MAIL --RCPT--> RCPT --DATA/354--> DATA
  *   DATA --CRLF.CRLF--> COMMIT --completion--> HELO (250 or 4xx/5xx)
  *   DATA --CRLF.CRLF after an error (too big, store refused)--> HELO (4xx/5xx)
+ *   RCPT --BDAT n--> BDAT --BDAT n--> BDAT --BDAT n LAST--> COMMIT
+ *   HELO --STARTTLS/220--> TLS_START --written--> TLS --handshake--> INIT
+ *   HELO --AUTH--> (SASL lines) --> AUTH_WAIT --worker--> HELO (235, 454)
+ *                                              --worker--> AUTH_DELAY --timer--> HELO (535)
  *   any --RSET--> HELO (INIT before EHLO); --EHLO--> HELO (transaction reset)
  *   any --QUIT/421/EOF--> CLOSING;  a 554 greeting --> REJECTED (only QUIT)
- * A session in COMMIT is never freed before its completion arrives: the
- * store holds a pointer to it as the completion's cookie.
+ * A BDAT chunk's bytes are read in any state, whatever its answer (the
+ * chunk member), so a pipelining client stays in step after an error.
+ * A session in COMMIT or AUTH_WAIT is never freed before its answer arrives:
+ * the store or the AUTH worker holds a pointer to it.
  */
 #include "config.h"
 
@@ -27,9 +36,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 #include <sys/epoll.h>
 
 #include "smtp_private.h"
+#include "vellum/auth.h"
 #include "vellum/log.h"
 
 /* ---- output ---- */
@@ -131,16 +142,85 @@ static void tx_add_rcpt(smtp_tx_t *tx, const char *addr)
 	tx->rcpt[tx->nrcpt++] = xstrdup(addr);
 }
 
+/* Counts the final answer to a message: per listener, and per archive it
+ * was meant for. */
+static void count_message(smtp_session_t *s, smtp_reply_id_t id)
+{
+	smtp_server_count_reply(s->lst, id, SMTP_COUNT_MESSAGE);
+	for (size_t i = 0; i < s->tx.narchives; i++)
+		smtp_server_count_archive(s->lst, s->tx.archives[i], id);
+}
+
 /* Ends a transaction that will not be committed: answer, count, back to HELO. */
 static void tx_refuse(smtp_session_t *s, smtp_reply_id_t id)
 {
 	log_info("smtp.refused", "session=%llu listener=%s client=%s reply=%u size=%llu",
 	         (unsigned long long)s->id, s->lst->cfg->name, s->addr, smtp_reply_get(id)->code,
 	         (unsigned long long)s->tx.size);
-	smtp_server_count_reply(s->lst, id, SMTP_COUNT_MESSAGE);
+	count_message(s, id);
 	tx_reset(s);
 	s->state = SMTP_STATE_HELO;
 	reply(s, id, NULL);
+}
+
+/* The envelope of the transaction, borrowing the session's strings. */
+static store_envelope_t tx_envelope(const smtp_session_t *s, uint32_t extra_flags)
+{
+	const smtp_tx_t *tx = &s->tx;
+	store_envelope_t env = {
+	    .received = 0,
+	    .listener = s->lst->cfg->name,
+	    .client_addr = s->addr,
+	    .client_port = (uint16_t)s->port,
+	    .helo = s->helo,
+	    .tls_version = s->tls_version,
+	    .tls_cipher = s->tls_cipher,
+	    .auth_id = s->principal ? ((const auth_principal_t *)s->principal)->name : NULL,
+	    .mail_from = tx->mail_from,
+	    .mail_params = tx->mail_params,
+	    .rcpt = (const char *const *)tx->rcpt,
+	    .nrcpt = tx->nrcpt,
+	    .flags = tx->flags | extra_flags,
+	};
+	return env;
+}
+
+/* Hands the complete message to the store; the answer comes with the
+ * completion (smtp_session_on_commit). */
+static void tx_commit(smtp_session_t *s, uint32_t flags)
+{
+	smtp_tx_t *tx = &s->tx;
+	tx->flags |= flags;
+	if (flags)
+		store_append_set_flags(tx->append, flags);
+	store_append_commit(tx->append, s->srv->queue, s);
+	tx->append = NULL;
+	s->srv->pending++;
+	s->state = SMTP_STATE_COMMIT;
+}
+
+/* ---- what a session may do ---- */
+
+/* AUTH is offered over TLS, and in the clear only to a loopback client on a
+ * listener that says auth_plain_on_loopback (DESIGN.md §4). */
+static bool auth_offered(const smtp_session_t *s)
+{
+	return s->srv->auth &&
+	       (s->tls || (s->lst->cfg->auth_plain_on_loopback && s->loopback));
+}
+
+/* Forget what the session learned (RFC 3207 §4.2 after STARTTLS). */
+static void session_forget(smtp_session_t *s)
+{
+	tx_reset(s);
+	free(s->helo);
+	s->helo = NULL;
+	s->esmtp = false;
+	s->sasl = SMTP_SASL_NONE;
+	free(s->sasl_user);
+	s->sasl_user = NULL;
+	auth_principal_free(s->principal);
+	s->principal = NULL;
 }
 
 /* ---- commands: check_* says whether and how to answer, proceed_* acts ---- */
@@ -152,6 +232,11 @@ typedef struct smtp_args {
 	size_t *route_v;   /* all of them when more */
 	size_t nroutes;
 	const ingest_routes_t *table;
+	uint64_t chunk_size; /* BDAT */
+	bool chunk_last;
+	smtp_sasl_mech_t mech; /* AUTH */
+	const char *ir;
+	size_t irn;
 } smtp_args_t;
 
 static smtp_reply_id_t check_helo(smtp_session_t *s, const char *arg, size_t n, smtp_args_t *a)
@@ -181,11 +266,20 @@ static void proceed_ehlo(smtp_session_t *s, const char *arg, size_t n, smtp_args
 {
 	(void)a;
 	session_set_helo(s, arg, n, true);
-	/* Extensions offered; STARTTLS, AUTH and CHUNKING join here (stage 2). */
 	char size[40];
 	snprintf(size, sizeof size, "SIZE %llu", (unsigned long long)s->lst->cfg->max_message_size);
-	const char *caps[] = {"PIPELINING", size, "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES"};
-	size_t ncaps = sizeof caps / sizeof caps[0];
+	const char *caps[10];
+	size_t ncaps = 0;
+	caps[ncaps++] = "PIPELINING";
+	caps[ncaps++] = size;
+	caps[ncaps++] = "8BITMIME";
+	caps[ncaps++] = "SMTPUTF8";
+	caps[ncaps++] = "ENHANCEDSTATUSCODES";
+	caps[ncaps++] = "CHUNKING";
+	if (s->lst->tls && !s->tls)
+		caps[ncaps++] = "STARTTLS";
+	if (auth_offered(s))
+		caps[ncaps++] = "AUTH PLAIN LOGIN";
 	buf_printf(&s->out, "250-%s\r\n", hostname(s));
 	for (size_t i = 0; i < ncaps; i++)
 		buf_printf(&s->out, "250%c%s\r\n", i + 1 < ncaps ? '-' : ' ', caps[i]);
@@ -196,13 +290,17 @@ static smtp_reply_id_t check_mail(smtp_session_t *s, const char *arg, size_t n, 
 	if (s->state == SMTP_STATE_INIT)
 		return SMTP_R_NEED_HELO;
 	if (s->state != SMTP_STATE_HELO)
-		return SMTP_R_NESTED_MAIL;
+		return SMTP_R_NESTED_MAIL; /* also during BDAT */
 	smtp_reply_id_t r = smtp_parse_mail(arg, n, &a->path, &a->params);
 	if (r != SMTP_R_OK)
 		return r;
 	/* RFC 1870 §6: a declared size over the limit is refused at once. */
 	if (a->params.has_size && a->params.size > s->lst->cfg->max_message_size)
 		return SMTP_R_TOO_BIG;
+	/* Short of space: say so before the client sends anything (452 4.3.1,
+	 * RFC 3463: mail system full); it retries later. */
+	if (!store_space_ok(s->srv->app->store))
+		return SMTP_R_NO_SPACE;
 	return SMTP_R_OK;
 }
 
@@ -223,10 +321,23 @@ static void proceed_mail(smtp_session_t *s, const char *arg, size_t n, smtp_args
 	reply(s, SMTP_R_SENDER_OK, NULL);
 }
 
+/* Keeps only the archives the AUTH identity may feed (ingest on them). */
+static size_t filter_granted(const smtp_session_t *s, smtp_args_t *a)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < a->nroutes; i++)
+		if (auth_has_role(s->principal, ROLE_INGEST,
+		                  ingest_routes_archive(a->table, a->route_v[i])))
+			a->route_v[k++] = a->route_v[i];
+	return k;
+}
+
 static smtp_reply_id_t check_rcpt(smtp_session_t *s, const char *arg, size_t n, smtp_args_t *a)
 {
 	if (s->state == SMTP_STATE_INIT)
 		return SMTP_R_NEED_HELO;
+	if (s->state == SMTP_STATE_BDAT)
+		return SMTP_R_BAD_SEQ;
 	if (s->state != SMTP_STATE_MAIL && s->state != SMTP_STATE_RCPT)
 		return SMTP_R_NEED_MAIL;
 	smtp_reply_id_t r =
@@ -245,7 +356,11 @@ static smtp_reply_id_t check_rcpt(smtp_session_t *s, const char *arg, size_t n, 
 	a->nroutes =
 	    count ? ingest_routes_lookup(a->table, a->path.addr, a->path.len, a->route_v) : 0;
 	/* Never accept mail that no archive keeps. */
-	return a->nroutes ? SMTP_R_OK : SMTP_R_RCPT_UNKNOWN;
+	if (!a->nroutes)
+		return SMTP_R_RCPT_UNKNOWN;
+	if (s->principal && (a->nroutes = filter_granted(s, a)) == 0)
+		return SMTP_R_RCPT_FORBIDDEN;
+	return SMTP_R_OK;
 }
 
 static void proceed_rcpt(smtp_session_t *s, const char *arg, size_t n, smtp_args_t *a)
@@ -259,6 +374,27 @@ static void proceed_rcpt(smtp_session_t *s, const char *arg, size_t n, smtp_args
 	reply(s, SMTP_R_RCPT_OK, NULL);
 }
 
+/* Starts the store append; false (answered and counted by the caller) when
+ * the store refuses. */
+static smtp_reply_id_t tx_begin(smtp_session_t *s, uint32_t flags)
+{
+	smtp_tx_t *tx = &s->tx;
+	store_envelope_t env = tx_envelope(s, flags);
+	store_status_t st =
+	    store_append_begin(s->srv->app->store, &env, (const char *const *)tx->archives,
+	                       tx->narchives, &tx->append);
+	if (st != STORE_OK) {
+		tx->append = NULL;
+		return smtp_reply_for_store(st);
+	}
+	tx->flags |= flags;
+	smtp_data_init(&tx->data, s->lst->cfg->max_line);
+	tx->size = 0;
+	tx->fail = SMTP_R_OK;
+	tx->bdat_cr = false;
+	return SMTP_R_OK;
+}
+
 static smtp_reply_id_t check_data(smtp_session_t *s, const char *arg, size_t n, smtp_args_t *a)
 {
 	(void)arg;
@@ -269,6 +405,9 @@ static smtp_reply_id_t check_data(smtp_session_t *s, const char *arg, size_t n, 
 		return SMTP_R_NEED_HELO;
 	if (s->state == SMTP_STATE_HELO)
 		return SMTP_R_NEED_MAIL;
+	/* RFC 3030 §3: DATA and BDAT do not mix in one transaction. */
+	if (s->state == SMTP_STATE_BDAT)
+		return SMTP_R_BAD_SEQ;
 	/* RFC 2920 §3.1: with every RCPT refused, DATA gets 554. */
 	if (s->state == SMTP_STATE_MAIL)
 		return SMTP_R_NO_RCPT;
@@ -280,35 +419,34 @@ static void proceed_data(smtp_session_t *s, const char *arg, size_t n, smtp_args
 	(void)arg;
 	(void)n;
 	(void)a;
-	smtp_tx_t *tx = &s->tx;
-	store_envelope_t env = {
-	    .received = 0,
-	    .listener = s->lst->cfg->name,
-	    .client_addr = s->addr,
-	    .client_port = (uint16_t)s->port,
-	    .helo = s->helo,
-	    .mail_from = tx->mail_from,
-	    .mail_params = tx->mail_params,
-	    .rcpt = (const char *const *)tx->rcpt,
-	    .nrcpt = tx->nrcpt,
-	    .flags = tx->flags,
-	};
-	store_status_t st =
-	    store_append_begin(s->srv->app->store, &env, (const char *const *)tx->archives,
-	                       tx->narchives, &tx->append);
-	if (st != STORE_OK) {
+	smtp_reply_id_t r = tx_begin(s, 0);
+	if (r != SMTP_R_OK) {
 		/* The transaction stays open: the client may RSET or QUIT. */
-		tx->append = NULL;
-		smtp_reply_id_t id = smtp_reply_for_store(st);
-		smtp_server_count_reply(s->lst, id, SMTP_COUNT_MESSAGE);
-		reply(s, id, NULL);
+		count_message(s, r);
+		reply(s, r, NULL);
 		return;
 	}
-	smtp_data_init(&tx->data, s->lst->cfg->max_line);
-	tx->size = 0;
-	tx->fail = SMTP_R_OK;
 	s->state = SMTP_STATE_DATA;
 	reply(s, SMTP_R_DATA_GO, NULL);
+}
+
+/* BDAT: the check decides the answer; the bytes are read in any case. */
+static smtp_reply_id_t check_bdat(smtp_session_t *s, const char *arg, size_t n, smtp_args_t *a)
+{
+	(void)arg;
+	(void)n;
+	if (s->state == SMTP_STATE_INIT)
+		return SMTP_R_NEED_HELO;
+	if (s->state == SMTP_STATE_HELO)
+		return SMTP_R_NEED_MAIL;
+	if (s->state == SMTP_STATE_MAIL)
+		return SMTP_R_NO_RCPT;
+	if (s->state != SMTP_STATE_RCPT && s->state != SMTP_STATE_BDAT)
+		return SMTP_R_BAD_SEQ;
+	uint64_t max = s->lst->cfg->max_message_size;
+	if (a->chunk_size > max || s->tx.size > max - a->chunk_size)
+		return SMTP_R_TOO_BIG;
+	return SMTP_R_OK;
 }
 
 static smtp_reply_id_t check_no_args(smtp_session_t *s, const char *arg, size_t n, smtp_args_t *a)
@@ -380,12 +518,238 @@ static void proceed_help(smtp_session_t *s, const char *arg, size_t n, smtp_args
 	reply(s, SMTP_R_HELP, NULL);
 }
 
+/* ---- STARTTLS (RFC 3207) ---- */
+
+static smtp_reply_id_t check_starttls(smtp_session_t *s, const char *arg, size_t n,
+                                      smtp_args_t *a)
+{
+	(void)arg;
+	(void)a;
+	if (!s->lst->tls)
+		return SMTP_R_NOT_IMPL; /* not offered on this listener */
+	if (n)
+		return SMTP_R_NO_ARGS;
+	if (s->tls)
+		return SMTP_R_TLS_ACTIVE;
+	if (s->state == SMTP_STATE_INIT)
+		return SMTP_R_NEED_HELO;
+	if (s->state != SMTP_STATE_HELO)
+		return SMTP_R_BAD_SEQ; /* not inside a transaction */
+	return SMTP_R_OK;
+}
+
+static void proceed_starttls(smtp_session_t *s, const char *arg, size_t n, smtp_args_t *a)
+{
+	(void)arg;
+	(void)n;
+	(void)a;
+	reply(s, SMTP_R_TLS_GO, NULL);
+	/* Anything the client sent after STARTTLS in the clear is dropped,
+	 * never run after the handshake (the STARTTLS command injection class,
+	 * CVE-2011-0411). */
+	if (s->in_w > s->in_r)
+		log_info("smtp.tls", "session=%llu client=%s dropped=%zu why=plaintext after STARTTLS",
+		         (unsigned long long)s->id, s->addr, s->in_w - s->in_r);
+	s->in_r = s->in_w = 0;
+	s->discarding = false;
+	s->state = SMTP_STATE_TLS_START;
+}
+
+static void session_tls_step(smtp_session_t *s)
+{
+	const char *err = NULL;
+	int r = smtp_io_handshake(&s->io, &s->tls_want, &err);
+	if (r < 0) {
+		log_info("smtp.tls", "session=%llu client=%s result=failed err=%s",
+		         (unsigned long long)s->id, s->addr, err);
+		metric_inc(s->lst->m_tls[1]);
+		s->dead = true;
+		return;
+	}
+	s->last_input = util_monotonic_us();
+	if (r == 0)
+		return;
+	session_forget(s);
+	s->tls = true;
+	s->tls_version = xstrdup(smtp_io_tls_version(&s->io));
+	s->tls_cipher = xstrdup(smtp_io_tls_cipher(&s->io));
+	s->state = SMTP_STATE_INIT; /* EHLO again (RFC 3207 §4.2) */
+	metric_inc(s->lst->m_tls[0]);
+	log_info("smtp.tls", "session=%llu client=%s result=ok version=%s cipher=%s",
+	         (unsigned long long)s->id, s->addr, s->tls_version, s->tls_cipher);
+}
+
+static void session_tls_begin(smtp_session_t *s)
+{
+	if (!smtp_io_start_tls(&s->io, s->lst->tls)) {
+		/* The 220 is out; there is no way back to plaintext. */
+		metric_inc(s->lst->m_tls[1]);
+		s->dead = true;
+		return;
+	}
+	s->state = SMTP_STATE_TLS;
+	session_tls_step(s);
+}
+
+/* ---- AUTH (RFC 4954; PLAIN RFC 4616; LOGIN) ---- */
+
+static smtp_reply_id_t check_auth(smtp_session_t *s, const char *arg, size_t n, smtp_args_t *a)
+{
+	if (!s->srv->auth)
+		return SMTP_R_NOT_IMPL;
+	if (s->state == SMTP_STATE_INIT)
+		return SMTP_R_NEED_HELO;
+	if (s->principal)
+		return SMTP_R_AUTH_ALREADY;
+	if (s->state != SMTP_STATE_HELO)
+		return SMTP_R_BAD_SEQ; /* §4: not during a mail transaction */
+	if (!auth_offered(s))
+		return SMTP_R_AUTH_NEED_TLS;
+	return smtp_parse_auth(arg, n, &a->mech, &a->ir, &a->irn);
+}
+
+static void auth_end(smtp_session_t *s)
+{
+	s->sasl = SMTP_SASL_NONE;
+	if (s->sasl_user) {
+		sodium_memzero(s->sasl_user, strlen(s->sasl_user));
+		free(s->sasl_user);
+		s->sasl_user = NULL;
+	}
+}
+
+/* A failed attempt: counted, and answered only after a delay that grows
+ * with each failure; the last one allowed also closes the session. */
+static void auth_failed(smtp_session_t *s)
+{
+	s->auth_failures++;
+	metric_inc(s->lst->m_auth[1]);
+	log_info("smtp.auth", "session=%llu listener=%s client=%s result=failed failures=%u",
+	         (unsigned long long)s->id, s->lst->cfg->name, s->addr, s->auth_failures);
+	s->delayed = SMTP_R_AUTH_FAILED;
+	s->reply_at = util_monotonic_us() +
+	              (int64_t)s->auth_failures * SMTP_AUTH_DELAY_S * UTIL_US_PER_SEC;
+	s->state = SMTP_STATE_AUTH_DELAY;
+}
+
+static void auth_submit(smtp_session_t *s, const char *user, const char *pass, const char *mech)
+{
+	smtp_auth_job_t *j = xcalloc(1, sizeof *j);
+	snprintf(j->user, sizeof j->user, "%s", user);
+	snprintf(j->pass, sizeof j->pass, "%s", pass);
+	snprintf(j->client, sizeof j->client, "%s", s->addr);
+	j->listener = s->lst->cfg->name;
+	j->mech = mech;
+	j->session = s;
+	auth_end(s);
+	if (!smtp_server_auth_submit(s->srv, j)) {
+		smtp_auth_job_free(j);
+		metric_inc(s->lst->m_auth[2]);
+		reply(s, SMTP_R_AUTH_TEMP, NULL);
+		return;
+	}
+	s->state = SMTP_STATE_AUTH_WAIT;
+}
+
+/* One SASL response (or the initial response) for the mechanism under way. */
+static void auth_response(smtp_session_t *s, const char *line, size_t len)
+{
+	uint8_t dec[SMTP_SASL_USER_MAX + SMTP_SASL_PASS_MAX + 2 + SMTP_SASL_USER_MAX];
+	size_t n = 0;
+	smtp_reply_id_t r = smtp_sasl_decode(line, len, dec, sizeof dec, &n);
+	if (r == SMTP_R_OK && s->sasl == SMTP_SASL_PLAIN) {
+		char user[SMTP_SASL_USER_MAX + 1], pass[SMTP_SASL_PASS_MAX + 1];
+		r = smtp_sasl_plain_split(dec, n, user, pass);
+		if (r == SMTP_R_OK)
+			auth_submit(s, user, pass, "PLAIN");
+		sodium_memzero(pass, sizeof pass);
+	} else if (r == SMTP_R_OK && !s->sasl_user) {
+		/* LOGIN, first answer: the user name. */
+		if (n == 0 || n > SMTP_SASL_USER_MAX || memchr(dec, '\0', n)) {
+			r = SMTP_R_AUTH_BAD64;
+		} else {
+			s->sasl_user = xstrndup((const char *)dec, n);
+			buf_append_str(&s->out, "334 UGFzc3dvcmQ6\r\n"); /* "Password:" */
+		}
+	} else if (r == SMTP_R_OK) {
+		if (n > SMTP_SASL_PASS_MAX || memchr(dec, '\0', n)) {
+			r = SMTP_R_AUTH_BAD64;
+		} else {
+			char pass[SMTP_SASL_PASS_MAX + 1];
+			memcpy(pass, dec, n);
+			pass[n] = '\0';
+			auth_submit(s, s->sasl_user, pass, "LOGIN");
+			sodium_memzero(pass, sizeof pass);
+		}
+	}
+	sodium_memzero(dec, sizeof dec);
+	if (r == SMTP_R_AUTH_FAILED) {
+		auth_end(s);
+		auth_failed(s);
+	} else if (r != SMTP_R_OK) {
+		auth_end(s);
+		reply(s, r, NULL);
+	}
+}
+
+static void proceed_auth(smtp_session_t *s, const char *arg, size_t n, smtp_args_t *a)
+{
+	(void)arg;
+	(void)n;
+	s->sasl = a->mech;
+	if (a->ir) {
+		auth_response(s, a->ir, a->irn);
+		return;
+	}
+	/* PLAIN: an empty challenge; LOGIN: "Username:". */
+	buf_append_str(&s->out, a->mech == SMTP_SASL_PLAIN ? "334 \r\n" : "334 VXNlcm5hbWU6\r\n");
+}
+
+void smtp_session_on_auth(smtp_session_t *s, smtp_auth_job_t *j)
+{
+	if (s->dead) {
+		smtp_auth_job_free(j);
+		smtp_server_session_free(s->srv, s);
+		return;
+	}
+	s->state = SMTP_STATE_HELO;
+	s->last_input = util_monotonic_us();
+	if (j->result == SMTP_AUTH_RES_OK) {
+		s->principal = j->principal;
+		j->principal = NULL;
+		metric_inc(s->lst->m_auth[0]);
+		log_info("smtp.auth", "session=%llu listener=%s client=%s user=%s result=ok",
+		         (unsigned long long)s->id, s->lst->cfg->name, s->addr, j->user);
+		reply(s, SMTP_R_AUTH_OK, NULL);
+	} else if (j->result == SMTP_AUTH_RES_DENIED) {
+		auth_failed(s);
+	} else {
+		metric_inc(s->lst->m_auth[2]);
+		reply(s, SMTP_R_AUTH_TEMP, NULL);
+	}
+	smtp_auth_job_free(j);
+	if (s->shutdown && s->state == SMTP_STATE_HELO)
+		reply(s, SMTP_R_SHUTDOWN, NULL);
+	smtp_session_on_io(s, 0);
+}
+
+/* The held-back answer to a failed AUTH. */
+static void auth_delay_done(smtp_session_t *s)
+{
+	s->state = SMTP_STATE_HELO;
+	reply(s, s->delayed, NULL);
+	if (s->auth_failures >= SMTP_AUTH_FAILURES_MAX)
+		reply(s, SMTP_R_AUTH_TOO_MANY, NULL);
+	s->last_input = util_monotonic_us();
+	smtp_session_on_io(s, 0);
+}
+
 typedef smtp_reply_id_t (*check_fn)(smtp_session_t *, const char *, size_t, smtp_args_t *);
 typedef void (*proceed_fn)(smtp_session_t *, const char *, size_t, smtp_args_t *);
 
 /* The dispatch table.  A NULL check means the command is known but not
- * offered (stage 2 adds BDAT, STARTTLS and AUTH here); the reply for that
- * is `refuse`. */
+ * offered; the reply for that is `refuse`.  BDAT has no proceed: its chunk
+ * is set up by session_command whatever the check says. */
 static const struct smtp_command {
 	smtp_cmd_t cmd;
 	check_fn check;
@@ -404,11 +768,49 @@ static const struct smtp_command {
     [SMTP_CMD_VRFY] = {SMTP_CMD_VRFY, check_vrfy, proceed_vrfy, SMTP_R_OK},
     [SMTP_CMD_HELP] = {SMTP_CMD_HELP, check_any, proceed_help, SMTP_R_OK},
     [SMTP_CMD_EXPN] = {SMTP_CMD_EXPN, NULL, NULL, SMTP_R_NOT_IMPL},
-    [SMTP_CMD_BDAT] = {SMTP_CMD_BDAT, NULL, NULL, SMTP_R_NOT_IMPL},
-    [SMTP_CMD_STARTTLS] = {SMTP_CMD_STARTTLS, NULL, NULL, SMTP_R_NOT_IMPL},
-    [SMTP_CMD_AUTH] = {SMTP_CMD_AUTH, NULL, NULL, SMTP_R_NOT_IMPL},
+    [SMTP_CMD_BDAT] = {SMTP_CMD_BDAT, check_bdat, NULL, SMTP_R_OK},
+    [SMTP_CMD_STARTTLS] = {SMTP_CMD_STARTTLS, check_starttls, proceed_starttls, SMTP_R_OK},
+    [SMTP_CMD_AUTH] = {SMTP_CMD_AUTH, check_auth, proceed_auth, SMTP_R_OK},
     [SMTP_CMD_HTTP] = {SMTP_CMD_HTTP, NULL, NULL, SMTP_R_NOT_SMTP},
 };
+
+/* Listener policy before any command's own check: require_tls (RFC 3207 §4:
+ * everything but NOOP, EHLO, STARTTLS and QUIT gets 530 in the clear; HELO
+ * and RSET are as harmless) and auth = required (RFC 4954 §6). */
+static smtp_reply_id_t check_policy(const smtp_session_t *s, smtp_cmd_t cmd)
+{
+	if (s->state == SMTP_STATE_REJECTED)
+		return cmd == SMTP_CMD_QUIT ? SMTP_R_OK : SMTP_R_ONLY_QUIT;
+	const config_listener_t *cfg = s->lst->cfg;
+	bool tls_free = cmd == SMTP_CMD_NOOP || cmd == SMTP_CMD_EHLO || cmd == SMTP_CMD_HELO ||
+	                cmd == SMTP_CMD_STARTTLS || cmd == SMTP_CMD_QUIT ||
+	                cmd == SMTP_CMD_RSET || cmd == SMTP_CMD_UNKNOWN || cmd == SMTP_CMD_HTTP;
+	if (cfg->require_tls && !s->tls && !tls_free)
+		return SMTP_R_NEED_TLS;
+	bool mail = cmd == SMTP_CMD_MAIL || cmd == SMTP_CMD_RCPT || cmd == SMTP_CMD_DATA ||
+	            cmd == SMTP_CMD_BDAT;
+	if (cfg->auth_required && !s->principal && mail)
+		return SMTP_R_NEED_AUTH;
+	return SMTP_R_OK;
+}
+
+/* BDAT: sets up the chunk that follows the command; when the check passed,
+ * the first chunk of a transaction starts the store append. */
+static void chunk_start(smtp_session_t *s, smtp_args_t *a, smtp_reply_id_t r)
+{
+	smtp_chunk_t *c = &s->chunk;
+	memset(c, 0, sizeof *c);
+	c->active = true;
+	c->size = c->left = a->chunk_size;
+	c->last = a->chunk_last;
+	c->refuse = r;
+	if (r == SMTP_R_OK && s->state == SMTP_STATE_RCPT) {
+		c->refuse = tx_begin(s, STORE_ENV_BDAT);
+		if (c->refuse == SMTP_R_OK)
+			s->state = SMTP_STATE_BDAT;
+	}
+	c->store = c->refuse == SMTP_R_OK;
+}
 
 static void session_command(smtp_session_t *s, const char *line, size_t len)
 {
@@ -420,21 +822,26 @@ static void session_command(smtp_session_t *s, const char *line, size_t len)
 		reply(s, SMTP_R_SYNTAX, NULL);
 		return;
 	}
-	if (s->state == SMTP_STATE_REJECTED && cmd != SMTP_CMD_QUIT) {
-		reply(s, SMTP_R_ONLY_QUIT, NULL);
-		return;
-	}
-	const struct smtp_command *c = &commands[cmd];
-	if (!c->check) {
-		reply(s, c->refuse, NULL);
-		return;
-	}
 	smtp_args_t a;
 	a.route_v = NULL;
 	a.nroutes = 0;
 	a.table = NULL;
-	smtp_reply_id_t r = c->check(s, arg, argn, &a);
+	if (cmd == SMTP_CMD_BDAT) {
+		/* Without a size nothing can be read: answer, and the next line
+		 * is a command again. */
+		smtp_reply_id_t r = smtp_parse_bdat(arg, argn, &a.chunk_size, &a.chunk_last);
+		if (r != SMTP_R_OK) {
+			reply(s, r, NULL);
+			return;
+		}
+	}
+	const struct smtp_command *c = &commands[cmd];
+	smtp_reply_id_t r = check_policy(s, cmd);
 	if (r == SMTP_R_OK)
+		r = c->check ? c->check(s, arg, argn, &a) : c->refuse;
+	if (cmd == SMTP_CMD_BDAT)
+		chunk_start(s, &a, r);
+	else if (r == SMTP_R_OK)
 		c->proceed(s, arg, argn, &a);
 	else {
 		if (cmd == SMTP_CMD_RCPT || cmd == SMTP_CMD_MAIL)
@@ -447,6 +854,17 @@ static void session_command(smtp_session_t *s, const char *line, size_t len)
 
 /* ---- input ---- */
 
+/* Longest line allowed next: SASL responses and AUTH commands may be longer
+ * than other commands (RFC 4954 §4). */
+static size_t line_limit(const smtp_session_t *s, const uint8_t *start, size_t avail)
+{
+	if (s->sasl != SMTP_SASL_NONE)
+		return SMTP_AUTH_LINE_MAX;
+	if (avail >= 5 && !strncasecmp((const char *)start, "AUTH ", 5))
+		return SMTP_AUTH_LINE_MAX;
+	return SMTP_CMD_MAX;
+}
+
 /* Takes the next command line from the input buffer.  Returns false when
  * more input is needed.  Over-long lines are swallowed to their end and
  * answered 500 (RFC 5321 §4.5.3.1.4); *line is NULL then. */
@@ -455,9 +873,10 @@ static bool next_line(smtp_session_t *s, const char **line, size_t *len)
 	uint8_t *start = s->in + s->in_r;
 	size_t avail = s->in_w - s->in_r;
 	uint8_t *lf = memchr(start, '\n', avail);
+	size_t limit = line_limit(s, start, avail);
 	*line = NULL;
 	if (!lf) {
-		if (s->discarding || avail >= SMTP_CMD_MAX) {
+		if (s->discarding || avail >= limit) {
 			s->discarding = true;
 			s->in_r = s->in_w;
 		}
@@ -465,8 +884,10 @@ static bool next_line(smtp_session_t *s, const char **line, size_t *len)
 	}
 	size_t full = (size_t)(lf - start) + 1;
 	s->in_r += full;
-	if (s->discarding || full > SMTP_CMD_MAX) {
+	if (s->discarding || full > limit) {
 		s->discarding = false;
+		if (s->sasl != SMTP_SASL_NONE)
+			auth_end(s);
 		reply(s, SMTP_R_LINE_TOO_LONG, NULL);
 		return true;
 	}
@@ -505,38 +926,103 @@ static bool session_data(smtp_session_t *s)
 	}
 	tx->size += outn;
 	if (done) {
-		if (tx->fail != SMTP_R_OK) {
+		if (tx->fail != SMTP_R_OK)
 			tx_refuse(s, tx->fail);
-			return true;
-		}
-		tx->flags |= tx->data.flags;
-		if (tx->data.flags)
-			store_append_set_flags(tx->append, tx->data.flags);
-		store_append_commit(tx->append, s->srv->queue, s);
-		tx->append = NULL;
-		s->srv->pending++;
-		s->state = SMTP_STATE_COMMIT;
+		else
+			tx_commit(s, tx->data.flags);
 	}
 	return true;
 }
 
+/* The end of a BDAT chunk: its answer. */
+static void chunk_done(smtp_session_t *s)
+{
+	smtp_chunk_t *c = &s->chunk;
+	smtp_tx_t *tx = &s->tx;
+	c->active = false;
+	if (!c->store) {
+		/* RFC 3030 §2: after a failed chunk the transaction has failed;
+		 * a refusal that is about the message ends it. */
+		bool ends = s->state == SMTP_STATE_BDAT ||
+		            (s->state == SMTP_STATE_RCPT && smtp_reply_get(c->refuse)->code != 503);
+		if (ends)
+			tx_refuse(s, c->refuse);
+		else
+			reply(s, c->refuse, NULL);
+	} else if (tx->fail != SMTP_R_OK) {
+		tx_refuse(s, tx->fail);
+	} else if (c->last) {
+		tx_commit(s, tx->data.flags | smtp_bdat_flags_end(tx->bdat_cr));
+	} else {
+		char n[32];
+		snprintf(n, sizeof n, "%llu octets", (unsigned long long)c->size);
+		reply(s, SMTP_R_CHUNK_OK, n);
+	}
+}
+
+/* Reads buffered input into the current BDAT chunk (stored or dropped).
+ * Returns false when more input is needed. */
+static bool session_chunk(smtp_session_t *s)
+{
+	smtp_chunk_t *c = &s->chunk;
+	smtp_tx_t *tx = &s->tx;
+	size_t avail = s->in_w - s->in_r;
+	size_t n = c->left < avail ? (size_t)c->left : avail;
+	if (c->left && !n)
+		return false;
+	const uint8_t *p = s->in + s->in_r;
+	if (c->store && tx->fail == SMTP_R_OK && n) {
+		tx->data.flags |= smtp_bdat_flags(&tx->bdat_cr, p, n);
+		store_status_t st = store_append_write(tx->append, p, n);
+		if (st != STORE_OK) {
+			tx->fail = smtp_reply_for_store(st);
+			store_append_abort(tx->append);
+			tx->append = NULL;
+		}
+	}
+	if (c->store)
+		tx->size += n;
+	s->in_r += n;
+	c->left -= n;
+	if (c->left == 0)
+		chunk_done(s);
+	return true;
+}
+
+/* States in which no input is taken: an answer, the handshake or a timer
+ * must come first. */
+static bool state_waits(smtp_state_t st)
+{
+	return st == SMTP_STATE_COMMIT || st == SMTP_STATE_CLOSING || st == SMTP_STATE_TLS_START ||
+	       st == SMTP_STATE_TLS || st == SMTP_STATE_AUTH_WAIT || st == SMTP_STATE_AUTH_DELAY;
+}
+
 /* Runs commands and data from the input buffer until it needs more input,
- * must wait (store, slow reader) or is closing. */
+ * must wait (store, slow reader, TLS, AUTH) or is closing. */
 static void session_process(smtp_session_t *s)
 {
 	while (out_pending(s) < SMTP_OUTBUF_MAX) {
+		if (s->chunk.active) {
+			if (!session_chunk(s))
+				break;
+			continue;
+		}
 		if (s->state == SMTP_STATE_DATA) {
 			if (!session_data(s))
 				break;
 			continue;
 		}
-		if (s->state == SMTP_STATE_COMMIT || s->state == SMTP_STATE_CLOSING)
+		if (state_waits(s->state))
 			break;
 		const char *line;
 		size_t len;
 		if (!next_line(s, &line, &len))
 			break;
-		if (line)
+		if (!line)
+			continue;
+		if (s->sasl != SMTP_SASL_NONE)
+			auth_response(s, line, len);
+		else
 			session_command(s, line, len);
 	}
 	if (s->in_r == s->in_w)
@@ -545,8 +1031,7 @@ static void session_process(smtp_session_t *s)
 
 static bool wants_input(const smtp_session_t *s)
 {
-	return !s->dead && !s->eof && s->state != SMTP_STATE_COMMIT &&
-	       s->state != SMTP_STATE_CLOSING && out_pending(s) < SMTP_OUTBUF_MAX;
+	return !s->dead && !s->eof && !state_waits(s->state) && out_pending(s) < SMTP_OUTBUF_MAX;
 }
 
 /* One read into the input buffer.  Returns false when nothing came (EAGAIN);
@@ -560,7 +1045,7 @@ static bool session_read(smtp_session_t *s)
 		s->in_r = 0;
 	}
 	if (s->in_w == SMTP_INBUF_SIZE)
-		return false; /* cannot happen: process leaves < SMTP_CMD_MAX */
+		return false; /* cannot happen: process leaves < SMTP_AUTH_LINE_MAX */
 	ssize_t r = s->io.ops->read(&s->io, s->in + s->in_w, SMTP_INBUF_SIZE - s->in_w);
 	if (r > 0) {
 		s->in_w += (size_t)r;
@@ -576,25 +1061,35 @@ static bool session_read(smtp_session_t *s)
 	return true;
 }
 
+/* Waiting for the store or the AUTH worker: they hold a pointer to us. */
+static bool answer_owed(const smtp_session_t *s)
+{
+	return s->state == SMTP_STATE_COMMIT || s->state == SMTP_STATE_AUTH_WAIT;
+}
+
 /* After processing: close what is finished, register interest in the rest. */
 static void session_settle(smtp_session_t *s)
 {
-	if (s->eof && !s->dead && s->state != SMTP_STATE_COMMIT && s->state != SMTP_STATE_CLOSING) {
+	if (s->eof && !s->dead && !answer_owed(s) && s->state != SMTP_STATE_CLOSING) {
 		/* The client stopped sending: data cut short is not a message. */
-		if (s->state == SMTP_STATE_DATA)
+		if (s->state == SMTP_STATE_DATA || s->chunk.active || s->state == SMTP_STATE_BDAT)
 			log_info("smtp.truncated", "session=%llu client=%s size=%llu",
 			         (unsigned long long)s->id, s->addr,
 			         (unsigned long long)s->tx.size);
 		tx_reset(s);
+		s->chunk.active = false;
 		session_close_soon(s);
 	}
-	if (s->state == SMTP_STATE_COMMIT) {
+	if (answer_owed(s)) {
 		if (s->dead) {
-			smtp_server_watch(s->srv, s, 0); /* wait for the completion */
+			smtp_server_watch(s->srv, s, 0); /* wait for the answer */
 			return;
 		}
 	} else if (s->dead) {
 		smtp_server_session_free(s->srv, s);
+		return;
+	} else if (s->state == SMTP_STATE_TLS) {
+		smtp_server_watch(s->srv, s, s->tls_want);
 		return;
 	} else if (s->state == SMTP_STATE_CLOSING && !out_pending(s)) {
 		/* Everything said.  Closing now with unread input would send a
@@ -610,8 +1105,12 @@ static void session_settle(smtp_session_t *s)
 		return;
 	}
 	uint32_t ev = 0;
-	if (wants_input(s))
+	if (wants_input(s)) {
 		ev |= EPOLLIN;
+		/* Decrypted bytes waiting inside GnuTLS raise no event. */
+		if (s->io.ops->pending(&s->io))
+			smtp_server_again(s->srv, s);
+	}
 	if (out_pending(s))
 		ev |= EPOLLOUT;
 	smtp_server_watch(s->srv, s, ev);
@@ -644,6 +1143,16 @@ static void session_drive(smtp_session_t *s)
 				continue;
 			break;
 		}
+		if (s->state == SMTP_STATE_TLS_START) {
+			/* The 220 must be out, alone, before the handshake. */
+			session_flush(s);
+			if (s->dead || out_pending(s))
+				break;
+			session_tls_begin(s);
+			if (s->state != SMTP_STATE_INIT)
+				break;
+			continue;
+		}
 		if (!wants_input(s) || reads++ == SMTP_READS_PER_EVENT)
 			break;
 		if (!session_read(s))
@@ -667,6 +1176,7 @@ smtp_session_t *smtp_session_new(smtp_server_t *srv, smtp_listener_t *l, int fd,
 	s->id = ++srv->next_session_id;
 	smtp_io_plain(&s->io, fd);
 	util_sockaddr_format(peer, s->addr, sizeof s->addr, &s->port);
+	s->loopback = util_sockaddr_is_loopback(peer);
 	s->in = xmalloc(SMTP_INBUF_SIZE);
 	s->started = s->last_input = util_monotonic_us();
 	s->state = SMTP_STATE_INIT;
@@ -686,12 +1196,13 @@ smtp_session_t *smtp_session_new(smtp_server_t *srv, smtp_listener_t *l, int fd,
 	return s;
 }
 
-/* Called by the server once the session is linked and registered. */
+/* Called by the server once the session is linked and registered, for
+ * readiness of its socket (events 0: drive it anyway). */
 void smtp_session_on_io(smtp_session_t *s, uint32_t events)
 {
-	if (s->state == SMTP_STATE_COMMIT && (events & (EPOLLERR | EPOLLHUP))) {
-		/* EPOLLERR/EPOLLHUP while the store works: nothing more can be
-		 * said; wait for the completion without the fd in the set. */
+	if (answer_owed(s) && (events & (EPOLLERR | EPOLLHUP))) {
+		/* EPOLLERR/EPOLLHUP while the store or the AUTH worker works:
+		 * nothing more can be said; wait without the fd in the set. */
 		s->dead = true;
 		smtp_server_watch(s->srv, s, 0);
 		return;
@@ -699,6 +1210,13 @@ void smtp_session_on_io(smtp_session_t *s, uint32_t events)
 	if (s->shut_wr) {
 		session_drain(s);
 		return;
+	}
+	if (s->state == SMTP_STATE_TLS) {
+		session_tls_step(s);
+		if (s->dead || s->state == SMTP_STATE_TLS) {
+			session_settle(s);
+			return;
+		}
 	}
 	if (events & EPOLLOUT)
 		session_flush(s);
@@ -722,10 +1240,7 @@ static void commit_reply(smtp_session_t *s, const store_completion_t *c)
 	         log_q(q, sizeof q, s->tx.mail_from), s->tx.nrcpt, (unsigned long long)c->size, sha,
 	         store_strerror(c->status), smtp_reply_get(id)->code,
 	         log_q(qi, sizeof qi, ids.len ? (char *)ids.data : "-"));
-	smtp_server_count_reply(s->lst, id, SMTP_COUNT_MESSAGE);
-	if (c->status == STORE_OK)
-		for (size_t i = 0; i < c->nids; i++)
-			smtp_server_count_archive(s->lst, c->ids[i].archive);
+	count_message(s, id);
 	if (!s->dead)
 		reply(s, id, ids.len ? (char *)ids.data : NULL);
 	buf_free(&ids);
@@ -751,10 +1266,17 @@ void smtp_session_on_commit(smtp_session_t *s, store_completion_t *c)
 
 static void session_stop(smtp_session_t *s, smtp_reply_id_t why)
 {
-	if (s->state == SMTP_STATE_DATA)
+	if (s->state == SMTP_STATE_TLS || s->state == SMTP_STATE_TLS_START) {
+		/* Nothing can be said in the middle of a handshake. */
+		smtp_server_session_free(s->srv, s);
+		return;
+	}
+	if (s->state == SMTP_STATE_DATA || s->chunk.active || s->state == SMTP_STATE_BDAT)
 		log_info("smtp.truncated", "session=%llu client=%s reason=%s",
 		         (unsigned long long)s->id, s->addr, smtp_reply_name(why));
 	tx_reset(s);
+	s->chunk.active = false;
+	auth_end(s);
 	reply(s, why, NULL);
 	session_flush(s);
 	session_settle(s);
@@ -763,12 +1285,17 @@ static void session_stop(smtp_session_t *s, smtp_reply_id_t why)
 void smtp_session_tick(smtp_session_t *s, int64_t now)
 {
 	const config_listener_t *cfg = s->lst->cfg;
-	if (s->state == SMTP_STATE_COMMIT)
+	if (answer_owed(s))
 		return;
 	if (s->state == SMTP_STATE_CLOSING) {
 		int64_t grace = s->srv->stopping ? SMTP_STOP_GRACE_US : SMTP_CLOSE_GRACE_US;
 		if (now - s->closing_since > grace)
 			smtp_server_session_free(s->srv, s);
+		return;
+	}
+	if (s->state == SMTP_STATE_AUTH_DELAY) {
+		if (now >= s->reply_at)
+			auth_delay_done(s);
 		return;
 	}
 	if (now - s->last_input > cfg->idle_timeout * UTIL_US_PER_SEC)
@@ -779,7 +1306,7 @@ void smtp_session_tick(smtp_session_t *s, int64_t now)
 
 void smtp_session_shutdown(smtp_session_t *s)
 {
-	if (s->state == SMTP_STATE_COMMIT) {
+	if (answer_owed(s)) {
 		s->shutdown = true;
 		return;
 	}
@@ -793,8 +1320,12 @@ void smtp_session_free(smtp_session_t *s)
 	if (!s)
 		return;
 	tx_reset(s);
+	auth_end(s);
+	auth_principal_free(s->principal);
 	smtp_io_close(&s->io);
 	free(s->helo);
+	free(s->tls_version);
+	free(s->tls_cipher);
 	free(s->in);
 	buf_free(&s->out);
 	free(s);

@@ -3,10 +3,13 @@
  * One event loop (epoll, one thread) serves every listener of the
  * configuration ([smtp] is the listener "default", more as [listener "NAME"]).
  * Each session is an explicit state machine (smtp_session.c); message data is
- * dot-unstuffed as it arrives and streamed into a store append; "250" is sent
- * only when the store's completion (read from its queue's eventfd, in the same
- * epoll set) says the message is durable in every target archive.  Nothing in
- * the message is changed: no Received: header, no header removed.
+ * dot-unstuffed as it arrives (DATA) or taken as sent (BDAT, RFC 3030) and
+ * streamed into a store append; "250" is sent only when the store's
+ * completion (read from its queue's eventfd, in the same epoll set) says the
+ * message is durable in every target archive.  Nothing in the message is
+ * changed: no Received: header, no header removed.  STARTTLS (GnuTLS) and
+ * AUTH PLAIN/LOGIN (users with the ingest role; checked on a worker thread)
+ * are offered per listener; doc/smtp.md is the administrator's guide.
  *
  * The SMTP side never opens a file or sees a key: it talks to the store only
  * through store.h and asks the caller (serve) for the archives and their
@@ -17,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "vellum/app.h"
@@ -28,6 +32,7 @@ typedef enum {
 	SMTP_EBIND,   /* socket/bind/listen failed (address in use, permission) */
 	SMTP_EROUTES, /* the archive list could not be read at start */
 	SMTP_ESYS,    /* epoll/eventfd setup failed */
+	SMTP_ETLS,    /* a listener's tls_cert/tls_key cannot be loaded */
 } smtp_status_t;
 
 const char *smtp_strerror(smtp_status_t st);
@@ -79,5 +84,24 @@ void smtp_server_stop(smtp_server_t *s);
 /* Closes the listeners and frees.  Must not be called while smtp_server_run
  * is running.  NULL is fine. */
 void smtp_server_free(smtp_server_t *s);
+
+/* ---- feeds: what each listener delivered to each archive ----
+ * For silent-feed alerts (the health check) and reports.  Safe from any
+ * thread while the server runs.  Also exported in /metrics as
+ * vellum_smtp_archive_last_received_seconds{listener,archive} and
+ * vellum_smtp_last_received_seconds{listener}. */
+typedef struct smtp_feed_info {
+	char *listener, *archive;
+	int64_t last_received; /* us since the epoch of the last message stored; 0 = none */
+	uint64_t accepted;     /* messages stored (250) since start */
+	uint64_t rejected;     /* messages refused after RCPT (4xx/5xx) since start */
+} smtp_feed_info_t;
+/* A snapshot of every listener x archive pair that has seen a message since
+ * start; *out is the caller's (smtp_feed_info_free).  Returns the count. */
+size_t smtp_server_feeds(smtp_server_t *s, smtp_feed_info_t **out);
+void smtp_feed_info_free(smtp_feed_info_t *v, size_t n);
+/* us since the epoch of the last message a listener stored, 0 if none since
+ * start, -1 for an unknown listener. */
+int64_t smtp_server_last_received(smtp_server_t *s, const char *listener);
 
 #endif

@@ -140,6 +140,10 @@ typedef struct store_envelope {
 store_status_t store_append_begin(store_t *s, const store_envelope_t *env,
                                   const char *const *archives, size_t narchives,
                                   store_append_t **out);
+/* False when free space under data_dir is below min_free (then every
+ * append is refused with ENOSPC).  A statvfs; cheap enough to call per
+ * transaction (the SMTP side asks at MAIL FROM to answer 452 4.3.1 early). */
+bool store_space_ok(store_t *s);
 /* Adds message bytes (exactly as they will be stored).  Never blocks on
  * disk; may fail with EBUSY (cap), ETOOBIG, EFAILED — then abort. */
 store_status_t store_append_write(store_append_t *a, const void *p, size_t n);

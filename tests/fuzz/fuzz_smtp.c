@@ -1,8 +1,9 @@
 /* fuzz_smtp.c — libFuzzer target for the SMTP parsers and the DATA scanner.
  *
  * Every line of the input goes through the command parser and, whatever its
- * verb, through the MAIL and RCPT argument parsers, the EHLO check and the
- * routing pattern check.  The whole input also goes through the end-of-data
+ * verb, through the MAIL, RCPT, BDAT and AUTH argument parsers, the SASL
+ * decoder and PLAIN splitter, the EHLO check and the routing pattern check;
+ * the BDAT bare CR/LF detector must agree whole and in pieces.  The whole input also goes through the end-of-data
  * scanner twice — in one piece and in chunks whose sizes come from the input
  * — and both runs must agree on the message bytes, the end position and the
  * flags (a differential check of the streaming state machine).  Never crash,
@@ -47,6 +48,25 @@ static void parse_lines(const uint8_t *data, size_t size)
 		    (p.len == 0 || strlen(p.addr) != p.len))
 			abort();
 		smtp_parse_helo(arg, argn);
+		uint64_t csize;
+		bool clast;
+		smtp_parse_bdat(arg, argn, &csize, &clast);
+		smtp_sasl_mech_t mech;
+		const char *ir;
+		size_t irn;
+		if (smtp_parse_auth(arg, argn, &mech, &ir, &irn) == SMTP_R_OK && ir &&
+		    (ir < arg || ir + irn > arg + argn))
+			abort();
+		uint8_t dec[SMTP_SASL_USER_MAX + SMTP_SASL_PASS_MAX + 3];
+		size_t decn;
+		if (smtp_sasl_decode(line, len, dec, sizeof dec, &decn) == SMTP_R_OK) {
+			char user[SMTP_SASL_USER_MAX + 1], pass[SMTP_SASL_PASS_MAX + 1];
+			if (decn > sizeof dec)
+				abort();
+			if (smtp_sasl_plain_split(dec, decn, user, pass) == SMTP_R_OK &&
+			    (!user[0] || strlen(user) > SMTP_SASL_USER_MAX))
+				abort();
+		}
 		ingest_pattern_valid(line);
 		free(line);
 		start = i + 1;
@@ -84,9 +104,24 @@ static void scan(const uint8_t *data, size_t size, const uint8_t *sizes, size_t 
 	r->long_line = d.long_line;
 }
 
+/* BDAT flags: in one piece and split at every 7th byte must agree. */
+static void bdat_flags(const uint8_t *data, size_t size)
+{
+	bool cr = false;
+	uint32_t whole = smtp_bdat_flags(&cr, data, size) | smtp_bdat_flags_end(cr);
+	uint32_t parts = 0;
+	cr = false;
+	for (size_t pos = 0; pos < size; pos += 7)
+		parts |= smtp_bdat_flags(&cr, data + pos, size - pos < 7 ? size - pos : 7);
+	parts |= smtp_bdat_flags_end(cr);
+	if (whole != parts)
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	parse_lines(data, size);
+	bdat_flags(data, size);
 	scan_t whole, pieces;
 	scan(data, size, NULL, 0, &whole);
 	scan(data, size, data, size < 16 ? size : 16, &pieces);

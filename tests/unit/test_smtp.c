@@ -376,6 +376,113 @@ static void test_data_lines(void)
 	buf_free(&wire);
 }
 
+/* ---- BDAT and AUTH arguments ---- */
+
+static void test_bdat_args(void)
+{
+	uint64_t n;
+	bool last;
+	ok(smtp_parse_bdat("0 LAST", 6, &n, &last) == SMTP_R_OK && n == 0 && last, "0 LAST");
+	ok(smtp_parse_bdat("123", 3, &n, &last) == SMTP_R_OK && n == 123 && !last, "123");
+	ok(smtp_parse_bdat("7  last", 7, &n, &last) == SMTP_R_OK && n == 7 && last,
+	   "lower-case last, two spaces");
+	ok(smtp_parse_bdat("18446744073709551615", 20, &n, &last) == SMTP_R_OK &&
+	       n == UINT64_MAX,
+	   "UINT64_MAX");
+	const char *bad[] = {"", "LAST", "-1", "+1", "1x", "1.0", "18446744073709551616",
+	                     "000000000000000000001", "1 LAST x", "1 FIRST", "1\tLASTX", " "};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		ok(smtp_parse_bdat(bad[i], strlen(bad[i]), &n, &last) == SMTP_R_PARAM_SYNTAX,
+		   "BDAT '%s' refused", bad[i]);
+}
+
+static void test_auth_args(void)
+{
+	smtp_sasl_mech_t m;
+	const char *ir;
+	size_t irn;
+	ok(smtp_parse_auth("PLAIN", 5, &m, &ir, &irn) == SMTP_R_OK && m == SMTP_SASL_PLAIN && !ir,
+	   "PLAIN");
+	ok(smtp_parse_auth("login dXNlcg==", 14, &m, &ir, &irn) == SMTP_R_OK &&
+	       m == SMTP_SASL_LOGIN && irn == 8 && !strncmp(ir, "dXNlcg==", 8),
+	   "login with an initial response");
+	ok(smtp_parse_auth("CRAM-MD5", 8, &m, &ir, &irn) == SMTP_R_AUTH_MECH, "CRAM-MD5 not offered");
+	ok(smtp_parse_auth("", 0, &m, &ir, &irn) == SMTP_R_PARAM_SYNTAX, "no mechanism");
+	ok(smtp_parse_auth("PLAIN a b", 9, &m, &ir, &irn) == SMTP_R_PARAM_SYNTAX, "two responses");
+
+	uint8_t out[64];
+	size_t n;
+	ok(smtp_sasl_decode("*", 1, out, sizeof out, &n) == SMTP_R_AUTH_CANCEL, "* cancels");
+	ok(smtp_sasl_decode("=", 1, out, sizeof out, &n) == SMTP_R_OK && n == 0, "= is empty");
+	ok(smtp_sasl_decode("AGFsaWNlAHNlY3JldA==", 20, out, sizeof out, &n) == SMTP_R_OK &&
+	       n == 13 && !memcmp(out, "\0alice\0secret", 13),
+	   "decode PLAIN response");
+	const char *bad64[] = {"AGFsaWNl!HNlY3JldA==", "AGFsaWNlAHNlY3JldA", "AGFsaWNlAHNlY3JldA=",
+	                       "", "====", "AGFs aWNl"};
+	for (size_t i = 0; i < sizeof bad64 / sizeof bad64[0]; i++)
+		ok(smtp_sasl_decode(bad64[i], strlen(bad64[i]), out, sizeof out, &n) ==
+		       SMTP_R_AUTH_BAD64,
+		   "bad base64 '%s'", bad64[i]);
+	char big[200];
+	memset(big, 'A', sizeof big);
+	ok(smtp_sasl_decode(big, sizeof big, out, sizeof out, &n) == SMTP_R_AUTH_BAD64,
+	   "response longer than the buffer refused");
+
+	char user[SMTP_SASL_USER_MAX + 1], pass[SMTP_SASL_PASS_MAX + 1];
+	ok(smtp_sasl_plain_split((const uint8_t *)"\0alice\0secret", 13, user, pass) == SMTP_R_OK &&
+	       !strcmp(user, "alice") && !strcmp(pass, "secret"),
+	   "PLAIN split");
+	ok(smtp_sasl_plain_split((const uint8_t *)"alice\0alice\0pw", 14, user, pass) ==
+	       SMTP_R_OK,
+	   "authzid equal to the user");
+	ok(smtp_sasl_plain_split((const uint8_t *)"root\0alice\0pw", 13, user, pass) ==
+	       SMTP_R_AUTH_FAILED,
+	   "proxy authorization refused");
+	ok(smtp_sasl_plain_split((const uint8_t *)"\0alice", 6, user, pass) == SMTP_R_AUTH_BAD64,
+	   "one NUL only");
+	ok(smtp_sasl_plain_split((const uint8_t *)"\0\0pw", 4, user, pass) == SMTP_R_AUTH_BAD64,
+	   "empty user");
+	ok(smtp_sasl_plain_split((const uint8_t *)"\0a\0p\0w", 6, user, pass) == SMTP_R_AUTH_BAD64,
+	   "NUL in the password");
+	uint8_t longu[SMTP_SASL_USER_MAX + 8];
+	memset(longu, 'u', sizeof longu);
+	longu[0] = 0;
+	longu[sizeof longu - 2] = 0;
+	ok(smtp_sasl_plain_split(longu, sizeof longu, user, pass) == SMTP_R_AUTH_BAD64,
+	   "user name over SMTP_SASL_USER_MAX refused");
+}
+
+static void test_bdat_flags(void)
+{
+	struct {
+		const char *in;
+		uint32_t want;
+	} cases[] = {
+	    {"a\r\nb\r\n", 0},
+	    {"a\nb", STORE_ENV_BARE_LF},
+	    {"a\rb", STORE_ENV_BARE_CR},
+	    {"a\r", STORE_ENV_BARE_CR},
+	    {"\n", STORE_ENV_BARE_LF},
+	    {"\r\r\n", STORE_ENV_BARE_CR},
+	    {"\r\n\n\r", STORE_ENV_BARE_LF | STORE_ENV_BARE_CR},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const uint8_t *p = (const uint8_t *)cases[i].in;
+		size_t n = strlen(cases[i].in);
+		bool all = true;
+		/* Every split point gives the same answer as the whole. */
+		for (size_t cut = 0; cut <= n; cut++) {
+			bool cr = false;
+			uint32_t f = smtp_bdat_flags(&cr, p, cut);
+			f |= smtp_bdat_flags(&cr, p + cut, n - cut);
+			f |= smtp_bdat_flags_end(cr);
+			if (f != cases[i].want)
+				all = false;
+		}
+		ok(all, "BDAT flags of case %zu at every split", i);
+	}
+}
+
 /* ---- replies ---- */
 
 static void test_replies(void)
@@ -457,5 +564,8 @@ int main(void)
 	test_data_splits();
 	test_data_lines();
 	test_replies();
+	test_bdat_args();
+	test_auth_args();
+	test_bdat_flags();
 	return tap_done();
 }

@@ -234,8 +234,10 @@ static void test_basics(void)
 	char *r = creply(&c);
 	ok(r && strstr(r, "250-test.vellum\r\n") && strstr(r, "250-PIPELINING\r\n") &&
 	       strstr(r, "250-SIZE 65536\r\n") && strstr(r, "250-8BITMIME\r\n") &&
-	       strstr(r, "250-SMTPUTF8\r\n") && strstr(r, "250 ENHANCEDSTATUSCODES\r\n"),
-	   "EHLO lists PIPELINING, SIZE, 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES");
+	       strstr(r, "250-SMTPUTF8\r\n") && strstr(r, "250-ENHANCEDSTATUSCODES\r\n") &&
+	       strstr(r, "250 CHUNKING\r\n") && !strstr(r, "STARTTLS") && !strstr(r, "AUTH"),
+	   "EHLO lists PIPELINING, SIZE, 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES, CHUNKING; "
+	   "no STARTTLS without a certificate, no AUTH without users");
 	free(r);
 
 #define MSG1 "From: a@example.com\r\nTo: b@example.com\r\nSubject: hi\r\n\r\nHello.\r\n"
@@ -258,7 +260,9 @@ static void test_basics(void)
 	csends(&c, "EXPN list\r\n");
 	expect(&c, "502 5.5.1", "EXPN not implemented");
 	csends(&c, "STARTTLS\r\n");
-	expect(&c, "502 5.5.1", "STARTTLS not offered yet");
+	expect(&c, "502 5.5.1", "STARTTLS not offered without a certificate");
+	csends(&c, "AUTH PLAIN AGFiAGM=\r\n");
+	expect(&c, "502 5.5.1", "AUTH not offered without users");
 	csends(&c, "FOO\r\n");
 	expect(&c, "500 5.5.1", "unknown command");
 	csends(&c, "RSET extra\r\n");
@@ -495,6 +499,144 @@ static void test_smuggling(void)
 		buf_free(&want);
 		client_close(&c);
 	}
+}
+
+/* Sends a BDAT chunk: the command and its bytes in one write. */
+static void bdat(client_t *c, const void *p, size_t n, bool last)
+{
+	char cmd[64];
+	snprintf(cmd, sizeof cmd, "BDAT %zu%s\r\n", n, last ? " LAST" : "");
+	buf_t b = {0};
+	buf_append_str(&b, cmd);
+	buf_append(&b, p, n);
+	csend(c, b.data, b.len);
+	buf_free(&b);
+}
+
+static void test_bdat(void)
+{
+	client_t c;
+	uint32_t flags = 0;
+	hello(&c, L_DEFAULT);
+	uint64_t before = arrivals("default");
+
+	/* Several chunks, one boundary inside a CRLF, CRLF.CRLF and a fake
+	 * transaction inside a chunk, all pipelined in one write. */
+	const char part1[] = "Subject: chunks\r\n\r\nline one\r";
+	const char part2[] = "\nline two\r\n.\r\nMAIL FROM:<evil@example.com>\r\n";
+	const char part3[] = "RCPT TO:<victim@example.com>\r\nDATA\r\n";
+	csends(&c, "MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n");
+	bdat(&c, part1, sizeof part1 - 1, false);
+	bdat(&c, part2, sizeof part2 - 1, false);
+	bdat(&c, part3, sizeof part3 - 1, true);
+	csends(&c, "NOOP\r\n");
+	expect(&c, "250 2.1.0", "BDAT: MAIL");
+	expect(&c, "250 2.1.5", "BDAT: RCPT");
+	expect(&c, "250 2.0.0 Chunk received: 28 octets", "first chunk");
+	expect(&c, "250 2.0.0 Chunk received", "second chunk");
+	char *ids = expect_stored(&c, "BDAT LAST");
+	buf_t want = {0};
+	buf_append_str(&want, part1);
+	buf_append_str(&want, part2);
+	buf_append_str(&want, part3);
+	ok(ids && stored_equals(ids, want.data, want.len, &flags),
+	   "chunks reassembled byte for byte, CRLF.CRLF inside a chunk is data");
+	ok((flags & STORE_ENV_BDAT) && !(flags & (STORE_ENV_BARE_CR | STORE_ENV_BARE_LF)),
+	   "envelope: BDAT, no bare CR across the chunk boundary (flags %u)", flags);
+	buf_free(&want);
+	free(ids);
+	expect(&c, "250 2.0.0", "the NOOP after LAST is a command");
+	is_int(arrivals("default"), before + 1, "one message from three chunks");
+
+	/* BDAT 0 LAST ends a message; bare CR/LF flagged. */
+	csends(&c, "MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n");
+	bdat(&c, "Subject: z\r\n\r\nbare\nlf and cr\r", 30, false);
+	csends(&c, "BDAT 0 LAST\r\n");
+	expect(&c, "250", "MAIL");
+	expect(&c, "250", "RCPT");
+	expect(&c, "250 2.0.0 Chunk received", "chunk ending in CR");
+	ids = expect_stored(&c, "BDAT 0 LAST");
+	ok(ids && stored_equals(ids, "Subject: z\r\n\r\nbare\nlf and cr\r", 30, &flags) &&
+	       (flags & STORE_ENV_BARE_LF) && (flags & STORE_ENV_BARE_CR),
+	   "BDAT 0 LAST: stored, bare LF and final bare CR flagged (%u)", flags);
+	free(ids);
+
+	/* MAIL, RCPT and DATA during BDAT: 503, the transaction goes on. */
+	csends(&c, "MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n");
+	bdat(&c, "Subject: mid\r\n", 14, false);
+	csends(&c, "MAIL FROM:<x@example.com>\r\nRCPT TO:<c@example.com>\r\nDATA\r\n");
+	bdat(&c, "\r\nbody\r\n", 8, true);
+	expect(&c, "250", "MAIL");
+	expect(&c, "250", "RCPT");
+	expect(&c, "250 2.0.0 Chunk", "chunk");
+	expect(&c, "503 5.5.1", "MAIL during BDAT");
+	expect(&c, "503 5.5.1", "RCPT during BDAT");
+	expect(&c, "503 5.5.1", "DATA during BDAT");
+	ids = expect_stored(&c, "BDAT after the refused commands");
+	ok(ids && stored_equals(ids, "Subject: mid\r\n\r\nbody\r\n", 22, NULL),
+	   "the transaction survived MAIL/RCPT/DATA during BDAT");
+	free(ids);
+
+	/* Malformed sizes: 501, nothing consumed, the next line is a command. */
+	const char *bad[] = {"BDAT", "BDAT -1", "BDAT 1x", "BDAT +5", "BDAT 1.5",
+	                     "BDAT 123456789012345678901", "BDAT 99999999999999999999",
+	                     "BDAT 10 NOTLAST", "BDAT 10 LAST x", "BDAT LAST"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char line[128];
+		snprintf(line, sizeof line, "%s\r\nNOOP\r\n", bad[i]);
+		csends(&c, line);
+		snprintf(line, sizeof line, "malformed '%s'", bad[i]);
+		expect(&c, "501 5.5.4", line);
+		expect(&c, "250 2.0.0", "next line is a command");
+	}
+
+	/* Errors: the announced bytes are still read, then recovery. */
+	csends(&c, "RSET\r\n");
+	expect(&c, "250", "RSET");
+	bdat(&c, "MAIL FROM:<evil@example.com>\r\n", 30, true);
+	expect(&c, "503 5.5.1", "BDAT without MAIL: 503 after its bytes");
+	csends(&c, "MAIL FROM:<a@example.com>\r\n");
+	bdat(&c, "NOOP\r\n", 6, true);
+	expect(&c, "250", "MAIL");
+	expect(&c, "554 5.5.1", "BDAT without a recipient: 554, bytes read");
+	csends(&c, "RCPT TO:<b@example.com>\r\n");
+	expect(&c, "250", "RCPT still possible after the refused BDAT");
+	/* 64K is the limit: a 70000-octet chunk is read and refused; the
+	 * pipelined rest of the transaction gets 503, its bytes read too. */
+	size_t big = 70000;
+	char *blob = xmalloc(big);
+	memset(blob, 'x', big);
+	memcpy(blob, "RSET\r\n", 6);
+	bdat(&c, blob, big, false);
+	bdat(&c, "QUIT\r\n", 6, true);
+	csends(&c, "NOOP\r\n");
+	expect(&c, "552 5.3.4", "chunk over max_message_size: 552 after reading it");
+	expect(&c, "503 5.5.1", "the next chunk of the failed transaction: 503");
+	expect(&c, "250 2.0.0", "in step: NOOP answered");
+	free(blob);
+	uint64_t mid = arrivals("default");
+	ids = send_message(&c, "a@example.com", "b@example.com", "Subject: after\r\n\r\n.\r\n",
+	                   21, "a DATA message after the BDAT errors");
+	free(ids);
+	is_int(arrivals("default"), mid + 1, "recovered");
+
+	/* RSET between chunks drops the message; EOF inside a chunk too. */
+	csends(&c, "MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n");
+	bdat(&c, "Subject: dropped\r\n", 18, false);
+	csends(&c, "RSET\r\nBDAT 3 LAST\r\nabc");
+	expect(&c, "250", "MAIL");
+	expect(&c, "250", "RCPT");
+	expect(&c, "250 2.0.0 Chunk", "chunk");
+	expect(&c, "250 2.0.0", "RSET during BDAT");
+	expect(&c, "503 5.5.1", "BDAT LAST after RSET: no transaction");
+	uint64_t n0 = arrivals("default");
+	csends(&c, "MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nBDAT 100 LAST\r\n"
+	           "only part");
+	expect(&c, "250", "MAIL");
+	expect(&c, "250", "RCPT");
+	client_close(&c);
+	usleep(200000);
+	is_int(arrivals("default"), n0, "nothing stored from an aborted or cut BDAT");
 }
 
 static void test_dot_stuffing(void)
@@ -802,10 +944,27 @@ static void test_metrics(void)
 	   "refused messages counted by code");
 	ok(strstr(t, "vellum_smtp_sessions_total{listener=\"default\"}") != NULL, "sessions");
 	ok(strstr(t, "vellum_smtp_bytes_received_total{listener=\"default\"}") != NULL, "bytes in");
-	ok(strstr(t,
-	          "vellum_smtp_archive_messages_total{listener=\"default\",archive=\"legal\"}") !=
-	       NULL,
-	   "messages by listener and archive");
+	ok(strstr(t, "vellum_smtp_archive_messages_total{listener=\"default\",archive=\"legal\","
+	             "code=\"250\"}") != NULL,
+	   "messages accepted by listener and archive");
+	ok(strstr(t, "vellum_smtp_archive_messages_total{listener=\"default\",archive="
+	             "\"default\",code=\"552\"}") != NULL,
+	   "messages rejected by listener, archive and code");
+	ok(strstr(t, "vellum_smtp_archive_last_received_seconds{listener=\"default\",archive="
+	             "\"default\"}") != NULL &&
+	       strstr(t, "vellum_smtp_last_received_seconds{listener=\"default\"}") != NULL,
+	   "last received per listener and per listener and archive");
+	smtp_feed_info_t *feeds;
+	size_t nf = smtp_server_feeds(server, &feeds);
+	bool found = false;
+	for (size_t i = 0; i < nf; i++)
+		if (!strcmp(feeds[i].listener, "legal") && !strcmp(feeds[i].archive, "legal"))
+			found = feeds[i].accepted >= 1 && feeds[i].last_received > 0;
+	ok(found, "smtp_server_feeds reports listener 'legal' -> archive 'legal' (%zu feeds)", nf);
+	smtp_feed_info_free(feeds, nf);
+	ok(smtp_server_last_received(server, "default") > 0 &&
+	       smtp_server_last_received(server, "nope") == -1,
+	   "smtp_server_last_received");
 	ok(strstr(t, "vellum_smtp_envelope_refused_total{listener=\"default\",code=\"550\"}") !=
 	       NULL,
 	   "refused recipients by code");
@@ -944,6 +1103,7 @@ int main(void)
 	test_pipelining();
 	test_data_limits();
 	test_smuggling();
+	test_bdat();
 	test_dot_stuffing();
 	test_routing();
 	test_policy();

@@ -362,8 +362,10 @@ static http_status_t bind_unix(const char *path, int *fd_out)
 
 static struct MHD_Daemon *daemon_start(struct listener *l, int fd, bool v6)
 {
+	/* MHD_USE_POLL: select() cannot take descriptors past FD_SETSIZE, and
+	 * the SMTP side holds 1000+ sockets (max_connections). */
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-	                 MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+	                 MHD_USE_POLL | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
 	return MHD_start_daemon(flags, 0, NULL, NULL, on_request, l,
 	                        MHD_OPTION_LISTEN_SOCKET, fd,
 	                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,

@@ -30,3 +30,10 @@ tests_fuzz_fuzz_smtp_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/server
 tests_fuzz_fuzz_smtp_LDADD = $(VL_LIBS)
 tests_fuzz_fuzz_smtp_LDFLAGS = $(FUZZ_LINK_FLAGS)
 endif
+
+# End-to-end: real clients against a real `vellum serve` (tests/e2e/smtp_e2e.py
+# is their helper module; test_postfix.py drives a real Postfix).
+TESTS += tests/e2e/test_smtp_clients.py tests/e2e/test_smtp_raw.py \
+	tests/e2e/test_smtp_policy.py tests/e2e/test_smtp_limits.py
+EXTRA_DIST += tests/e2e/smtp_e2e.py tests/e2e/test_smtp_clients.py tests/e2e/test_smtp_raw.py \
+	tests/e2e/test_smtp_policy.py tests/e2e/test_smtp_limits.py

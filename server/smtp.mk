@@ -34,6 +34,6 @@ endif
 # End-to-end: real clients against a real `vellum serve` (tests/e2e/smtp_e2e.py
 # is their helper module; test_postfix.py drives a real Postfix).
 TESTS += tests/e2e/test_smtp_clients.py tests/e2e/test_smtp_raw.py \
-	tests/e2e/test_smtp_policy.py tests/e2e/test_smtp_limits.py
+	tests/e2e/test_smtp_policy.py tests/e2e/test_smtp_limits.py tests/e2e/test_postfix.py
 EXTRA_DIST += tests/e2e/smtp_e2e.py tests/e2e/test_smtp_clients.py tests/e2e/test_smtp_raw.py \
-	tests/e2e/test_smtp_policy.py tests/e2e/test_smtp_limits.py
+	tests/e2e/test_smtp_policy.py tests/e2e/test_smtp_limits.py tests/e2e/test_postfix.py

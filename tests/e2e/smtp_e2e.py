@@ -174,3 +174,125 @@ def wait_stored(server, n, archive="default", timeout=60):
 
 def now():
     return time.monotonic()
+
+
+# ---- a private Postfix instance (journal source) ----
+
+POSTFIX_MASTER_CF = """\
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+"""
+
+
+def postfix_available():
+    return all(os.path.exists(p) for p in ("/usr/sbin/postfix", "/usr/sbin/sendmail",
+                                           "/usr/sbin/postconf")) and os.getuid() == 0
+
+
+class Postfix:
+    """A Postfix with its own config, queue and data directories under `base`
+    (no chroot, nothing listening: mail comes in through its sendmail), relaying
+    domain `relay_domain` to Vellum at host:port with opportunistic STARTTLS,
+    everything else discarded; always_bcc copies every message to `bcc`.
+    Runs as root with mail_owner postfix (the Debian package's user)."""
+
+    def __init__(self, base, relay_domain, host, port, bcc=None):
+        self.base = base
+        self.etc = os.path.join(base, "etc")
+        self.spool = os.path.join(base, "spool")
+        self.data = os.path.join(base, "data")
+        self.maillog = os.path.join(base, "maillog")
+        for d in (self.etc, self.spool, self.data):
+            os.makedirs(d, exist_ok=True)
+        os.chmod(base, 0o755)
+        subprocess.run(["chown", "postfix", self.data], check=True)
+        main = {
+            "compatibility_level": "3.6",
+            "config_directory": self.etc,
+            "queue_directory": self.spool,
+            "data_directory": self.data,
+            "mail_owner": "postfix",
+            "setgid_group": "postdrop",
+            "inet_interfaces": "loopback-only",
+            "inet_protocols": "ipv4",
+            "myhostname": "source.test",
+            "mydomain": "source.test",
+            "myorigin": "source.test",
+            "mydestination": "",
+            "alias_maps": "",
+            "alias_database": "",
+            "local_transport": "error:no local delivery",
+            "transport_maps": "inline:{ %s=smtp:[%s]:%d }" % (relay_domain, host, port),
+            "default_transport": "discard:",
+            "smtp_tls_security_level": "may",
+            "smtp_tls_loglevel": "1",
+            "smtputf8_enable": "yes",
+            "queue_run_delay": "1s",
+            "minimal_backoff_time": "1s",
+            "maximal_backoff_time": "2s",
+            "maillog_file": self.maillog,
+            "maillog_file_prefixes": base,
+        }
+        if bcc:
+            main["always_bcc"] = bcc
+        with open(os.path.join(self.etc, "main.cf"), "w") as f:
+            for k, v in main.items():
+                f.write("%s = %s\n" % (k, v))
+        with open(os.path.join(self.etc, "master.cf"), "w") as f:
+            f.write(POSTFIX_MASTER_CF)
+
+    def _run(self, *args):
+        # Postfix reports start-up errors on a terminal only: give it one.
+        cmd = " ".join(["postfix", "-c", self.etc] + list(args))
+        return subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True,
+                              timeout=60)
+
+    def start(self):
+        p = self._run("start")
+        if p.returncode != 0:
+            return p.stdout.decode("utf-8", "replace")
+        ok = wait_until(lambda: self._run("status").returncode == 0, 20)
+        return None if ok else "postfix status: not running"
+
+    def running(self):
+        return self._run("status").returncode == 0
+
+    def stop(self):
+        self._run("stop")
+        wait_until(lambda: not self.running(), 20)
+
+    def sendmail(self, sender, rcpts, msg, *flags):
+        # -i: a line with a lone "." is message text, not the end of input
+        p = subprocess.run(["/usr/sbin/sendmail", "-C", self.etc, "-i", "-f", sender] +
+                           list(flags) +
+                           ["--"] + list(rcpts), input=msg, capture_output=True, timeout=60)
+        return p.returncode
+
+    def queue_empty(self):
+        p = subprocess.run(["postqueue", "-c", self.etc, "-p"], capture_output=True,
+                           timeout=60)
+        return b"Mail queue is empty" in p.stdout
+
+    def log(self):
+        try:
+            with open(self.maillog, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""

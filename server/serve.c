@@ -338,7 +338,13 @@ int serve_main(const char *config_path, int argc, char **argv)
 		goto out;
 	if (serve_write_ports(&sv) != 0)
 		goto out;
-	serve_start_indexer(&sv);
+	/* VELLUM_SERVE_NO_INDEXER=1 leaves the indexer out (bench/smtp measures
+	 * ingest with and without it); searches then show nothing new. */
+	const char *noidx = getenv("VELLUM_SERVE_NO_INDEXER");
+	if (noidx && !strcmp(noidx, "1"))
+		log_warn("serve.indexer_off", "reason=VELLUM_SERVE_NO_INDEXER=1");
+	else
+		serve_start_indexer(&sv);
 	if (pthread_create(&sv.smtp_thread, NULL, serve_smtp_thread, &sv) != 0) {
 		log_error("serve.thread", "err=%s", strerror(errno));
 		goto out;

@@ -113,6 +113,7 @@ static void check(smtp_auth_t *a, smtp_auth_job_t *j)
 static void *worker(void *arg)
 {
 	smtp_auth_t *a = arg;
+	pthread_setname_np(pthread_self(), "vellum-auth");
 	pthread_mutex_lock(&a->lock);
 	for (;;) {
 		while (!a->todo && !a->stop)

@@ -379,6 +379,7 @@ typedef struct smtp_listener {
 	_Atomic int64_t last_received;
 	metrics_t *metrics;
 	metric_t *m_sessions, *m_bytes, *m_last;
+	metric_t *m_commit; /* seconds from end of data to the store's answer */
 	metric_t *m_auth[3]; /* ok, failed, error */
 	metric_t *m_tls[2];  /* ok, failed */
 	metric_t *m_replies[SMTP_COUNT__N][SMTP_R__COUNT]; /* by reply, looked up lazily */
@@ -556,6 +557,7 @@ struct smtp_session {
 	size_t out_off; /* written part of out */
 	smtp_tx_t tx;
 	int64_t started, last_input, closing_since; /* monotonic us */
+	int64_t commit_at;                          /* data complete, handed to the store */
 	unsigned errors;
 	bool eof;        /* the client finished sending */
 	bool dead;       /* the connection is unusable */

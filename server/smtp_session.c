@@ -193,6 +193,7 @@ static void tx_commit(smtp_session_t *s, uint32_t flags)
 	tx->flags |= flags;
 	if (flags)
 		store_append_set_flags(tx->append, flags);
+	s->commit_at = util_monotonic_us();
 	store_append_commit(tx->append, s->srv->queue, s);
 	tx->append = NULL;
 	s->srv->pending++;
@@ -1250,6 +1251,7 @@ void smtp_session_on_commit(smtp_session_t *s, store_completion_t *c)
 {
 	s->srv->pending--;
 	s->last_input = util_monotonic_us(); /* the wait was ours, not the client's */
+	metric_observe(s->lst->m_commit, (double)(s->last_input - s->commit_at) / 1e6);
 	commit_reply(s, c);
 	store_completion_free(c);
 	tx_reset(s);

@@ -37,3 +37,5 @@ TESTS += tests/e2e/test_smtp_clients.py tests/e2e/test_smtp_raw.py \
 	tests/e2e/test_smtp_policy.py tests/e2e/test_smtp_limits.py tests/e2e/test_postfix.py
 EXTRA_DIST += tests/e2e/smtp_e2e.py tests/e2e/test_smtp_clients.py tests/e2e/test_smtp_raw.py \
 	tests/e2e/test_smtp_policy.py tests/e2e/test_smtp_limits.py tests/e2e/test_postfix.py
+# The administrator's guide and the ingest benchmark (bench/RESULTS.md).
+EXTRA_DIST += doc/smtp.md bench/smtp/run.py

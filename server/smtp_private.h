@@ -128,7 +128,6 @@ typedef enum {
 	SMTP_R_CHUNK_OK,            /* 250 2.0.0 + octets (BDAT, not LAST) */
 	SMTP_R_TLS_GO,              /* 220 2.0.0 */
 	SMTP_R_TLS_ACTIVE,          /* 503 5.5.1 */
-	SMTP_R_TLS_FAILED,          /* 454 4.7.0: could not set up TLS */
 	SMTP_R_NEED_TLS,            /* 530 5.7.0 */
 	SMTP_R_NEED_AUTH,           /* 530 5.7.0 */
 	SMTP_R_AUTH_OK,             /* 235 2.7.0 */

@@ -74,8 +74,6 @@ static const smtp_reply_t replies[SMTP_R__COUNT] = {
     {SMTP_R_CHUNK_OK, 250, "2.0.0", "Chunk received", false, NOSTORE},
     {SMTP_R_TLS_GO, 220, "2.0.0", "Ready to start TLS", false, NOSTORE},
     {SMTP_R_TLS_ACTIVE, 503, "5.5.1", "TLS already active", false, NOSTORE},
-    {SMTP_R_TLS_FAILED, 454, "4.7.0", "TLS not available due to temporary reason", false,
-     NOSTORE},
     /* RFC 3207 §4 */
     {SMTP_R_NEED_TLS, 530, "5.7.0", "Must issue a STARTTLS command first", false, NOSTORE},
     /* RFC 4954 §6 */
@@ -143,7 +141,6 @@ static const char *const names[SMTP_R__COUNT] = {
     "SMTP_R_CHUNK_OK",
     "SMTP_R_TLS_GO",
     "SMTP_R_TLS_ACTIVE",
-    "SMTP_R_TLS_FAILED",
     "SMTP_R_NEED_TLS",
     "SMTP_R_NEED_AUTH",
     "SMTP_R_AUTH_OK",

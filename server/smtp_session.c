@@ -729,8 +729,15 @@ void smtp_session_on_auth(smtp_session_t *s, smtp_auth_job_t *j)
 		reply(s, SMTP_R_AUTH_TEMP, NULL);
 	}
 	smtp_auth_job_free(j);
-	if (s->shutdown && s->state == SMTP_STATE_HELO)
-		reply(s, SMTP_R_SHUTDOWN, NULL);
+	if (s->shutdown) {
+		/* The server is stopping: no delay, answer and say goodbye. */
+		if (s->state == SMTP_STATE_AUTH_DELAY) {
+			s->state = SMTP_STATE_HELO;
+			reply(s, s->delayed, NULL);
+		}
+		if (s->state != SMTP_STATE_CLOSING)
+			reply(s, SMTP_R_SHUTDOWN, NULL);
+	}
 	smtp_session_on_io(s, 0);
 }
 

@@ -91,7 +91,8 @@ static void check(smtp_auth_t *a, smtp_auth_job_t *j)
 		auth_principal_free(p);
 		p = NULL;
 		st = AUTH_EDENIED;
-		log_info("smtp.auth", "listener=%s client=%s user=%s result=denied why=no ingest role",
+		log_info("smtp.auth",
+		         "listener=%s client=%s user=%s result=denied why=no ingest role",
 		         j->listener, j->client, j->user);
 	}
 	if (st == AUTH_OK) {

@@ -405,8 +405,8 @@ smtp_reply_id_t smtp_parse_bdat(const char *arg, size_t n, uint64_t *size, bool 
 
 /* ---- AUTH (RFC 4954) ---- */
 
-smtp_reply_id_t smtp_parse_auth(const char *arg, size_t n, smtp_sasl_mech_t *mech,
-                                const char **ir, size_t *irn)
+smtp_reply_id_t smtp_parse_auth(const char *arg, size_t n, smtp_sasl_mech_t *mech, const char **ir,
+                                size_t *irn)
 {
 	size_t i = 0;
 	*mech = SMTP_SASL_NONE;
@@ -434,8 +434,7 @@ smtp_reply_id_t smtp_parse_auth(const char *arg, size_t n, smtp_sasl_mech_t *mec
 	return SMTP_R_OK;
 }
 
-smtp_reply_id_t smtp_sasl_decode(const char *b64, size_t n, uint8_t *out, size_t cap,
-                                 size_t *outn)
+smtp_reply_id_t smtp_sasl_decode(const char *b64, size_t n, uint8_t *out, size_t cap, size_t *outn)
 {
 	*outn = 0;
 	if (n == 1 && b64[0] == '*')
@@ -446,15 +445,14 @@ smtp_reply_id_t smtp_sasl_decode(const char *b64, size_t n, uint8_t *out, size_t
 	if (n == 0 || n % 4 != 0 || n / 4 * 3 > cap + 2)
 		return SMTP_R_AUTH_BAD64;
 	const char *end = NULL;
-	if (sodium_base642bin(out, cap, b64, n, NULL, outn, &end,
-	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
-	    end != b64 + n)
+	int rc =
+	    sodium_base642bin(out, cap, b64, n, NULL, outn, &end, sodium_base64_VARIANT_ORIGINAL);
+	if (rc != 0 || end != b64 + n)
 		return SMTP_R_AUTH_BAD64;
 	return SMTP_R_OK;
 }
 
-smtp_reply_id_t smtp_sasl_plain_split(const uint8_t *p, size_t n,
-                                      char user[SMTP_SASL_USER_MAX + 1],
+smtp_reply_id_t smtp_sasl_plain_split(const uint8_t *p, size_t n, char user[SMTP_SASL_USER_MAX + 1],
                                       char pass[SMTP_SASL_PASS_MAX + 1])
 {
 	const uint8_t *z1 = memchr(p, '\0', n);
@@ -466,8 +464,7 @@ smtp_reply_id_t smtp_sasl_plain_split(const uint8_t *p, size_t n,
 		return SMTP_R_AUTH_BAD64;
 	const uint8_t *pw = z2 + 1;
 	size_t zn = (size_t)(z1 - p), un = (size_t)(z2 - u), pn = n - (size_t)(pw - p);
-	if (un == 0 || un > SMTP_SASL_USER_MAX || pn > SMTP_SASL_PASS_MAX ||
-	    memchr(pw, '\0', pn))
+	if (un == 0 || un > SMTP_SASL_USER_MAX || pn > SMTP_SASL_PASS_MAX || memchr(pw, '\0', pn))
 		return SMTP_R_AUTH_BAD64;
 	/* No proxy authorization: the authzid is empty or the user itself. */
 	if (zn && (zn != un || memcmp(p, u, un) != 0))

@@ -71,7 +71,7 @@
  * (password guessing costs the guesser time, not us: the session waits on a
  * timer, the loop goes on). */
 #define SMTP_AUTH_FAILURES_MAX 3
-#define SMTP_AUTH_DELAY_S 1
+#define SMTP_AUTH_DELAY_S      1
 /* Password checks queued for the AUTH worker (Argon2id takes ~0.1 s and
  * 64 MiB each); past this AUTH answers 454 4.7.0 and the client retries. */
 #define SMTP_AUTH_QUEUE_MAX 64
@@ -183,7 +183,7 @@ typedef enum {
 	SMTP_CMD_BDAT,
 	SMTP_CMD_STARTTLS,
 	SMTP_CMD_AUTH,
-	SMTP_CMD_HTTP,     /* GET/POST/...: not an SMTP client */
+	SMTP_CMD_HTTP, /* GET/POST/...: not an SMTP client */
 	SMTP_CMD__COUNT
 } smtp_cmd_t;
 
@@ -235,21 +235,19 @@ typedef enum { SMTP_SASL_NONE = 0, SMTP_SASL_PLAIN, SMTP_SASL_LOGIN } smtp_sasl_
 /* "MECH [initial-response]" (arg of AUTH, RFC 4954 §4).  *ir points into
  * arg (NULL when absent; "=" means an empty initial response).  Returns OK,
  * PARAM_SYNTAX or AUTH_MECH. */
-smtp_reply_id_t smtp_parse_auth(const char *arg, size_t n, smtp_sasl_mech_t *mech,
-                                const char **ir, size_t *irn);
+smtp_reply_id_t smtp_parse_auth(const char *arg, size_t n, smtp_sasl_mech_t *mech, const char **ir,
+                                size_t *irn);
 /* Longest user name and password a SASL response may carry. */
 #define SMTP_SASL_USER_MAX 255
 #define SMTP_SASL_PASS_MAX 1024
 /* Decodes one base64 SASL response (RFC 4648 with padding; "=" is empty)
  * into out (cap bytes).  Returns OK, AUTH_CANCEL for "*", AUTH_BAD64. */
-smtp_reply_id_t smtp_sasl_decode(const char *b64, size_t n, uint8_t *out, size_t cap,
-                                 size_t *outn);
+smtp_reply_id_t smtp_sasl_decode(const char *b64, size_t n, uint8_t *out, size_t cap, size_t *outn);
 /* Splits a decoded PLAIN response "authzid NUL authcid NUL passwd"
  * (RFC 4616) into user and pass (NUL-terminated).  An authzid other than
  * empty or the authcid itself is refused (no proxy authorization).  Returns
  * OK or AUTH_BAD64 (malformed) or AUTH_FAILED (authzid). */
-smtp_reply_id_t smtp_sasl_plain_split(const uint8_t *p, size_t n,
-                                      char user[SMTP_SASL_USER_MAX + 1],
+smtp_reply_id_t smtp_sasl_plain_split(const uint8_t *p, size_t n, char user[SMTP_SASL_USER_MAX + 1],
                                       char pass[SMTP_SASL_PASS_MAX + 1]);
 
 /* ---- DATA (smtp_data.c) ---- */
@@ -378,7 +376,7 @@ typedef struct smtp_listener {
 	_Atomic int64_t last_received;
 	metrics_t *metrics;
 	metric_t *m_sessions, *m_bytes, *m_last;
-	metric_t *m_commit; /* seconds from end of data to the store's answer */
+	metric_t *m_commit;  /* seconds from end of data to the store's answer */
 	metric_t *m_auth[3]; /* ok, failed, error */
 	metric_t *m_tls[2];  /* ok, failed */
 	metric_t *m_replies[SMTP_COUNT__N][SMTP_R__COUNT]; /* by reply, looked up lazily */
@@ -408,8 +406,8 @@ struct smtp_server {
 	uint8_t *scratch;          /* DATA output, SMTP_INBUF_SIZE + SMTP_DATA_SLACK */
 	struct smtp_auth *auth;    /* password checks; NULL without a database */
 	smtp_ev_kind_t auth_kind;
-	size_t auth_pending;       /* checks handed to the worker, not yet answered */
-	smtp_session_t *again;     /* sessions with input buffered inside TLS */
+	size_t auth_pending;   /* checks handed to the worker, not yet answered */
+	smtp_session_t *again; /* sessions with input buffered inside TLS */
 	pthread_mutex_t feeds_lock;
 	_Atomic int stop;
 	bool stopping; /* shutdown under way in the loop */
@@ -458,7 +456,7 @@ typedef struct smtp_auth_job {
 	char pass[SMTP_SASL_PASS_MAX + 1]; /* wiped once checked */
 	char client[64];
 	const char *listener; /* owned by the configuration */
-	const char *mech; /* static */
+	const char *mech;     /* static */
 	smtp_auth_result_t result;
 	struct auth_principal *principal; /* on OK; the session takes it */
 } smtp_auth_job_t;
@@ -480,19 +478,19 @@ void smtp_auth_free(smtp_auth_t *a);
 /* ---- sessions (smtp_session.c) ---- */
 
 typedef enum {
-	SMTP_STATE_INIT = 0, /* greeted; waiting for EHLO/HELO */
-	SMTP_STATE_REJECTED, /* greeted with 554 (RFC 5321 §3.1): only QUIT */
-	SMTP_STATE_HELO,     /* identified; no transaction */
-	SMTP_STATE_MAIL,     /* MAIL accepted, no recipient yet */
-	SMTP_STATE_RCPT,     /* at least one recipient accepted */
-	SMTP_STATE_BDAT,      /* BDAT chunks arriving (between chunks: only BDAT/RSET) */
-	SMTP_STATE_DATA,      /* message data streaming into the store */
-	SMTP_STATE_COMMIT,    /* data complete, waiting for the store's completion */
-	SMTP_STATE_TLS_START, /* "220 Ready to start TLS" queued, not yet written */
-	SMTP_STATE_TLS,       /* TLS handshake under way */
-	SMTP_STATE_AUTH_WAIT, /* the AUTH worker checks the password */
+	SMTP_STATE_INIT = 0,   /* greeted; waiting for EHLO/HELO */
+	SMTP_STATE_REJECTED,   /* greeted with 554 (RFC 5321 §3.1): only QUIT */
+	SMTP_STATE_HELO,       /* identified; no transaction */
+	SMTP_STATE_MAIL,       /* MAIL accepted, no recipient yet */
+	SMTP_STATE_RCPT,       /* at least one recipient accepted */
+	SMTP_STATE_BDAT,       /* BDAT chunks arriving (between chunks: only BDAT/RSET) */
+	SMTP_STATE_DATA,       /* message data streaming into the store */
+	SMTP_STATE_COMMIT,     /* data complete, waiting for the store's completion */
+	SMTP_STATE_TLS_START,  /* "220 Ready to start TLS" queued, not yet written */
+	SMTP_STATE_TLS,        /* TLS handshake under way */
+	SMTP_STATE_AUTH_WAIT,  /* the AUTH worker checks the password */
 	SMTP_STATE_AUTH_DELAY, /* AUTH failed; the 535 is held back a while */
-	SMTP_STATE_CLOSING,   /* final reply queued; closed once it is written */
+	SMTP_STATE_CLOSING,    /* final reply queued; closed once it is written */
 } smtp_state_t;
 
 /* One mail transaction (MAIL .. end of data). */
@@ -516,7 +514,7 @@ typedef struct smtp_tx {
 typedef struct smtp_chunk {
 	bool active;
 	bool last;
-	bool store;             /* into the transaction's append (else discarded) */
+	bool store; /* into the transaction's append (else discarded) */
 	uint64_t size, left;
 	smtp_reply_id_t refuse; /* the answer when not stored */
 } smtp_chunk_t;

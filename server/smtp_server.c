@@ -225,8 +225,8 @@ void smtp_server_count_archive(smtp_listener_t *l, const char *archive, smtp_rep
 	if (!*slot) {
 		char code[8];
 		snprintf(code, sizeof code, "%u", smtp_reply_get(id)->code);
-		const char *labels[] = {"listener", l->cfg->name, "archive", archive, "code", code,
-		                        NULL};
+		const char *labels[] = {"listener", l->cfg->name, "archive", archive,
+		                        "code",     code,         NULL};
 		*slot = metrics_counter(l->metrics, "vellum_smtp_archive_messages_total",
 		                        "Messages by listener, archive and final reply code (250: "
 		                        "accepted; 4xx/5xx: rejected)",
@@ -355,8 +355,8 @@ static smtp_status_t server_setup(smtp_server_t *srv)
 	 * alone) it is not offered. */
 	if (srv->app->db) {
 		srv->auth = smtp_auth_new(srv->app);
-		if (!srv->auth || !epoll_add(srv->epfd, smtp_auth_fd(srv->auth), EPOLLIN,
-		                             &srv->auth_kind))
+		if (!srv->auth ||
+		    !epoll_add(srv->epfd, smtp_auth_fd(srv->auth), EPOLLIN, &srv->auth_kind))
 			return SMTP_ESYS;
 	}
 	for (size_t i = 0; i < srv->nlisteners; i++) {
@@ -369,12 +369,14 @@ static smtp_status_t server_setup(smtp_server_t *srv)
 				return SMTP_ETLS;
 		}
 		if (cfg->auth_required && !srv->auth)
-			log_warn("smtp.auth", "listener=%s auth=required but no user database: "
-			                      "every transaction is refused",
+			log_warn("smtp.auth",
+			         "listener=%s auth=required but no user database: "
+			         "every transaction is refused",
 			         cfg->name);
 		else if (cfg->auth_required && !l->tls && !cfg->auth_plain_on_loopback)
-			log_warn("smtp.auth", "listener=%s auth=required but AUTH needs TLS "
-			                      "(tls_cert) or auth_plain_on_loopback",
+			log_warn("smtp.auth",
+			         "listener=%s auth=required but AUTH needs TLS "
+			         "(tls_cert) or auth_plain_on_loopback",
 			         cfg->name);
 		smtp_status_t st = listener_bind(l);
 		if (st != SMTP_OK)
@@ -420,9 +422,9 @@ smtp_status_t smtp_server_new(app_t *app, const smtp_opts_t *opts, smtp_server_t
 		    app->metrics, "vellum_smtp_commit_seconds",
 		    "Time from the end of a message's data to the store's durable answer", labels,
 		    metrics_latency_buckets, metrics_latency_nbuckets);
-		l->m_last = metrics_gauge(app->metrics, "vellum_smtp_last_received_seconds",
-		                          "When the listener last stored a message (Unix time)",
-		                          labels);
+		l->m_last =
+		    metrics_gauge(app->metrics, "vellum_smtp_last_received_seconds",
+		                  "When the listener last stored a message (Unix time)", labels);
 		static const char *const auth_outcomes[3] = {"ok", "failed", "error"};
 		for (int k = 0; k < 3; k++) {
 			const char *al[] = {"listener", l->cfg->name, "outcome", auth_outcomes[k],
@@ -431,10 +433,11 @@ smtp_status_t smtp_server_new(app_t *app, const smtp_opts_t *opts, smtp_server_t
 			                               "SMTP AUTH attempts by outcome", al);
 		}
 		for (int k = 0; k < 2; k++) {
-			const char *tl[] = {"listener", l->cfg->name, "outcome", k ? "failed" : "ok",
-			                    NULL};
-			l->m_tls[k] = metrics_counter(app->metrics, "vellum_smtp_tls_handshakes_total",
-			                              "STARTTLS handshakes by outcome", tl);
+			const char *tl[] = {"listener", l->cfg->name, "outcome",
+			                    k ? "failed" : "ok", NULL};
+			l->m_tls[k] =
+			    metrics_counter(app->metrics, "vellum_smtp_tls_handshakes_total",
+			                    "STARTTLS handshakes by outcome", tl);
 		}
 	}
 	smtp_status_t st = server_setup(srv);

@@ -206,8 +206,7 @@ static void tx_commit(smtp_session_t *s, uint32_t flags)
  * listener that says auth_plain_on_loopback (DESIGN.md §4). */
 static bool auth_offered(const smtp_session_t *s)
 {
-	return s->srv->auth &&
-	       (s->tls || (s->lst->cfg->auth_plain_on_loopback && s->loopback));
+	return s->srv->auth && (s->tls || (s->lst->cfg->auth_plain_on_loopback && s->loopback));
 }
 
 /* Forget what the session learned (RFC 3207 §4.2 after STARTTLS). */
@@ -521,8 +520,7 @@ static void proceed_help(smtp_session_t *s, const char *arg, size_t n, smtp_args
 
 /* ---- STARTTLS (RFC 3207) ---- */
 
-static smtp_reply_id_t check_starttls(smtp_session_t *s, const char *arg, size_t n,
-                                      smtp_args_t *a)
+static smtp_reply_id_t check_starttls(smtp_session_t *s, const char *arg, size_t n, smtp_args_t *a)
 {
 	(void)arg;
 	(void)a;
@@ -549,7 +547,8 @@ static void proceed_starttls(smtp_session_t *s, const char *arg, size_t n, smtp_
 	 * never run after the handshake (the STARTTLS command injection class,
 	 * CVE-2011-0411). */
 	if (s->in_w > s->in_r)
-		log_info("smtp.tls", "session=%llu client=%s dropped=%zu why=plaintext after STARTTLS",
+		log_info("smtp.tls",
+		         "session=%llu client=%s dropped=%zu why=plaintext after STARTTLS",
 		         (unsigned long long)s->id, s->addr, s->in_w - s->in_r);
 	s->in_r = s->in_w = 0;
 	s->discarding = false;
@@ -628,8 +627,8 @@ static void auth_failed(smtp_session_t *s)
 	log_info("smtp.auth", "session=%llu listener=%s client=%s result=failed failures=%u",
 	         (unsigned long long)s->id, s->lst->cfg->name, s->addr, s->auth_failures);
 	s->delayed = SMTP_R_AUTH_FAILED;
-	s->reply_at = util_monotonic_us() +
-	              (int64_t)s->auth_failures * SMTP_AUTH_DELAY_S * UTIL_US_PER_SEC;
+	s->reply_at =
+	    util_monotonic_us() + (int64_t)s->auth_failures * SMTP_AUTH_DELAY_S * UTIL_US_PER_SEC;
 	s->state = SMTP_STATE_AUTH_DELAY;
 }
 
@@ -791,8 +790,8 @@ static smtp_reply_id_t check_policy(const smtp_session_t *s, smtp_cmd_t cmd)
 		return cmd == SMTP_CMD_QUIT ? SMTP_R_OK : SMTP_R_ONLY_QUIT;
 	const config_listener_t *cfg = s->lst->cfg;
 	bool tls_free = cmd == SMTP_CMD_NOOP || cmd == SMTP_CMD_EHLO || cmd == SMTP_CMD_HELO ||
-	                cmd == SMTP_CMD_STARTTLS || cmd == SMTP_CMD_QUIT ||
-	                cmd == SMTP_CMD_RSET || cmd == SMTP_CMD_UNKNOWN || cmd == SMTP_CMD_HTTP;
+	                cmd == SMTP_CMD_STARTTLS || cmd == SMTP_CMD_QUIT || cmd == SMTP_CMD_RSET ||
+	                cmd == SMTP_CMD_UNKNOWN || cmd == SMTP_CMD_HTTP;
 	if (cfg->require_tls && !s->tls && !tls_free)
 		return SMTP_R_NEED_TLS;
 	bool mail = cmd == SMTP_CMD_MAIL || cmd == SMTP_CMD_RCPT || cmd == SMTP_CMD_DATA ||

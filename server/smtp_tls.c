@@ -59,8 +59,8 @@ smtp_tls_t *smtp_tls_new(const char *listener, const char *cert, const char *key
 		rc = gnutls_priority_init(&t->prio, prio, NULL);
 	}
 	if (rc < 0) {
-		log_error("smtp.tls", "listener=%s cert=%s key=%s what=%s err=%s", listener, cert, key,
-		          what, gnutls_strerror(rc));
+		log_error("smtp.tls", "listener=%s cert=%s key=%s what=%s err=%s", listener, cert,
+		          key, what, gnutls_strerror(rc));
 		smtp_tls_free(t);
 		return NULL;
 	}
@@ -143,8 +143,7 @@ static size_t tls_pending(smtp_io_t *io)
 	return gnutls_record_check_pending(l->gs);
 }
 
-static const smtp_io_ops_t tls_ops = {tls_read, tls_write, tls_shutdown, tls_release,
-                                      tls_pending};
+static const smtp_io_ops_t tls_ops = {tls_read, tls_write, tls_shutdown, tls_release, tls_pending};
 
 bool smtp_io_start_tls(smtp_io_t *io, smtp_tls_t *t)
 {

@@ -3,11 +3,10 @@
  * Every line of the input goes through the command parser and, whatever its
  * verb, through the MAIL, RCPT, BDAT and AUTH argument parsers, the SASL
  * decoder and PLAIN splitter, the EHLO check and the routing pattern check;
- * the BDAT bare CR/LF detector must agree whole and in pieces.  The whole input also goes through the end-of-data
- * scanner twice — in one piece and in chunks whose sizes come from the input
- * — and both runs must agree on the message bytes, the end position and the
- * flags (a differential check of the streaming state machine).  Never crash,
- * overrun or disagree.
+ * the BDAT bare CR/LF detector must agree whole and in pieces.  The whole input also goes through
+ * the end-of-data scanner twice — in one piece and in chunks whose sizes come from the input — and
+ * both runs must agree on the message bytes, the end position and the flags (a differential check
+ * of the streaming state machine).  Never crash, overrun or disagree.
  */
 #include "config.h"
 

@@ -386,11 +386,20 @@ static void test_bdat_args(void)
 	ok(smtp_parse_bdat("123", 3, &n, &last) == SMTP_R_OK && n == 123 && !last, "123");
 	ok(smtp_parse_bdat("7  last", 7, &n, &last) == SMTP_R_OK && n == 7 && last,
 	   "lower-case last, two spaces");
-	ok(smtp_parse_bdat("18446744073709551615", 20, &n, &last) == SMTP_R_OK &&
-	       n == UINT64_MAX,
+	ok(smtp_parse_bdat("18446744073709551615", 20, &n, &last) == SMTP_R_OK && n == UINT64_MAX,
 	   "UINT64_MAX");
-	const char *bad[] = {"", "LAST", "-1", "+1", "1x", "1.0", "18446744073709551616",
-	                     "000000000000000000001", "1 LAST x", "1 FIRST", "1\tLASTX", " "};
+	const char *bad[] = {"",
+	                     "LAST",
+	                     "-1",
+	                     "+1",
+	                     "1x",
+	                     "1.0",
+	                     "18446744073709551616",
+	                     "000000000000000000001",
+	                     "1 LAST x",
+	                     "1 FIRST",
+	                     "1\tLASTX",
+	                     " "};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		ok(smtp_parse_bdat(bad[i], strlen(bad[i]), &n, &last) == SMTP_R_PARAM_SYNTAX,
 		   "BDAT '%s' refused", bad[i]);
@@ -406,7 +415,8 @@ static void test_auth_args(void)
 	ok(smtp_parse_auth("login dXNlcg==", 14, &m, &ir, &irn) == SMTP_R_OK &&
 	       m == SMTP_SASL_LOGIN && irn == 8 && !strncmp(ir, "dXNlcg==", 8),
 	   "login with an initial response");
-	ok(smtp_parse_auth("CRAM-MD5", 8, &m, &ir, &irn) == SMTP_R_AUTH_MECH, "CRAM-MD5 not offered");
+	ok(smtp_parse_auth("CRAM-MD5", 8, &m, &ir, &irn) == SMTP_R_AUTH_MECH,
+	   "CRAM-MD5 not offered");
 	ok(smtp_parse_auth("", 0, &m, &ir, &irn) == SMTP_R_PARAM_SYNTAX, "no mechanism");
 	ok(smtp_parse_auth("PLAIN a b", 9, &m, &ir, &irn) == SMTP_R_PARAM_SYNTAX, "two responses");
 
@@ -417,8 +427,12 @@ static void test_auth_args(void)
 	ok(smtp_sasl_decode("AGFsaWNlAHNlY3JldA==", 20, out, sizeof out, &n) == SMTP_R_OK &&
 	       n == 13 && !memcmp(out, "\0alice\0secret", 13),
 	   "decode PLAIN response");
-	const char *bad64[] = {"AGFsaWNl!HNlY3JldA==", "AGFsaWNlAHNlY3JldA", "AGFsaWNlAHNlY3JldA=",
-	                       "", "====", "AGFs aWNl"};
+	const char *bad64[] = {"AGFsaWNl!HNlY3JldA==",
+	                       "AGFsaWNlAHNlY3JldA",
+	                       "AGFsaWNlAHNlY3JldA=",
+	                       "",
+	                       "====",
+	                       "AGFs aWNl"};
 	for (size_t i = 0; i < sizeof bad64 / sizeof bad64[0]; i++)
 		ok(smtp_sasl_decode(bad64[i], strlen(bad64[i]), out, sizeof out, &n) ==
 		       SMTP_R_AUTH_BAD64,
@@ -432,8 +446,7 @@ static void test_auth_args(void)
 	ok(smtp_sasl_plain_split((const uint8_t *)"\0alice\0secret", 13, user, pass) == SMTP_R_OK &&
 	       !strcmp(user, "alice") && !strcmp(pass, "secret"),
 	   "PLAIN split");
-	ok(smtp_sasl_plain_split((const uint8_t *)"alice\0alice\0pw", 14, user, pass) ==
-	       SMTP_R_OK,
+	ok(smtp_sasl_plain_split((const uint8_t *)"alice\0alice\0pw", 14, user, pass) == SMTP_R_OK,
 	   "authzid equal to the user");
 	ok(smtp_sasl_plain_split((const uint8_t *)"root\0alice\0pw", 13, user, pass) ==
 	       SMTP_R_AUTH_FAILED,

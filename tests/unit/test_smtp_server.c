@@ -578,9 +578,16 @@ static void test_bdat(void)
 	free(ids);
 
 	/* Malformed sizes: 501, nothing consumed, the next line is a command. */
-	const char *bad[] = {"BDAT", "BDAT -1", "BDAT 1x", "BDAT +5", "BDAT 1.5",
-	                     "BDAT 123456789012345678901", "BDAT 99999999999999999999",
-	                     "BDAT 10 NOTLAST", "BDAT 10 LAST x", "BDAT LAST"};
+	const char *bad[] = {"BDAT",
+	                     "BDAT -1",
+	                     "BDAT 1x",
+	                     "BDAT +5",
+	                     "BDAT 1.5",
+	                     "BDAT 123456789012345678901",
+	                     "BDAT 99999999999999999999",
+	                     "BDAT 10 NOTLAST",
+	                     "BDAT 10 LAST x",
+	                     "BDAT LAST"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		char line[128];
 		snprintf(line, sizeof line, "%s\r\nNOOP\r\n", bad[i]);
@@ -615,8 +622,8 @@ static void test_bdat(void)
 	expect(&c, "250 2.0.0", "in step: NOOP answered");
 	free(blob);
 	uint64_t mid = arrivals("default");
-	ids = send_message(&c, "a@example.com", "b@example.com", "Subject: after\r\n\r\n.\r\n",
-	                   21, "a DATA message after the BDAT errors");
+	ids = send_message(&c, "a@example.com", "b@example.com", "Subject: after\r\n\r\n.\r\n", 21,
+	                   "a DATA message after the BDAT errors");
 	free(ids);
 	is_int(arrivals("default"), mid + 1, "recovered");
 

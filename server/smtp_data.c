@@ -50,14 +50,23 @@ static inline void line_octets(smtp_data_t *d, size_t k)
 size_t smtp_data_scan(smtp_data_t *d, const uint8_t *in, size_t n, uint8_t *out, size_t *outn,
                       bool *done)
 {
-	size_t i = 0, o = 0;
+	size_t i = 0, o = 0, next_cr = 0;
+	bool cr_known = false;
 	*done = false;
 	while (i < n) {
 		if (d->state == S_BODY) {
-			/* Fast path: copy the run of ordinary bytes in one go. */
-			size_t k = i;
-			while (k < n && in[k] != '\r' && in[k] != '\n')
-				k++;
+			/* Fast path: find the next CR or LF with memchr (SIMD in
+			 * libc) and copy the run of ordinary bytes in one go.  The
+			 * next CR is remembered, so input with many LFs and no CR
+			 * is not rescanned to its end for every line. */
+			if (!cr_known || next_cr < i) {
+				const uint8_t *cr = memchr(in + i, '\r', n - i);
+				next_cr = cr ? (size_t)(cr - in) : n;
+				cr_known = true;
+			}
+			size_t lim = next_cr;
+			const uint8_t *lf = memchr(in + i, '\n', lim - i);
+			size_t k = lf ? (size_t)(lf - in) : lim;
 			memcpy(out + o, in + i, k - i);
 			o += k - i;
 			line_octets(d, k - i);
@@ -130,9 +139,15 @@ uint32_t smtp_bdat_flags(bool *prev_cr, const uint8_t *p, size_t n)
 	size_t i = 0;
 	if (n && *prev_cr && p[0] != '\n')
 		f |= STORE_ENV_BARE_CR;
+	const uint8_t *cr = NULL;
+	bool cr_known = false;
 	while (i < n) {
-		/* Jump to the next CR or LF: ordinary bytes are most of the data. */
-		const uint8_t *cr = memchr(p + i, '\r', n - i);
+		/* Jump to the next CR or LF: ordinary bytes are most of the data.
+		 * The next CR is remembered (no rescan per LF: linear time). */
+		if (!cr_known || (cr && (size_t)(cr - p) < i)) {
+			cr = memchr(p + i, '\r', n - i);
+			cr_known = true;
+		}
 		const uint8_t *lf = memchr(p + i, '\n', (cr ? (size_t)(cr - p) : n) - i);
 		const uint8_t *q = lf ? lf : cr;
 		if (!q)

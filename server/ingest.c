@@ -55,16 +55,7 @@ void ingest_archive_list_free(ingest_archive_list_t *l)
 
 bool ingest_archive_name_valid(const char *s)
 {
-	size_t n = strlen(s);
-	if (n == 0 || n > 64)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
-			return false;
-	}
-	return true;
+	return util_name_valid(s); /* the one rule (util.h) */
 }
 
 bool ingest_pattern_valid(const char *s)

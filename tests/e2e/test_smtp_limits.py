@@ -5,6 +5,7 @@ and non-reading clients never delay others; a 1-byte-per-second client is cut
 at session_timeout and a silent one at idle_timeout (421 4.4.2);
 max_connections and max_per_client answer 421 4.7.0."""
 
+import base64
 import os
 import socket
 import threading
@@ -20,6 +21,7 @@ extra = ("[smtp]\nmax_connections = %d\nmax_per_client = %d\n"
          "[listener \"slow\"]\nlisten = 127.0.0.1:0\nidle_timeout = 2s\nsession_timeout = 5s\n"
          "[listener \"few\"]\nlisten = 127.0.0.1:0\nmax_connections = 3\n"
          "[listener \"perclient\"]\nlisten = 127.0.0.1:0\nmax_per_client = 2\n"
+         "[listener \"auth\"]\nlisten = 127.0.0.1:0\nauth_plain_on_loopback = yes\n"
          % (IDLE + 100, IDLE + 100))
 
 
@@ -106,6 +108,22 @@ with Server(t, config_extra=extra) as s:
     stop.set()
     flooder.close()
     stalled.close()
+
+    # ---- password checks (Argon2id, ~0.1 s each) run beside the loop ----
+    s.vellum("user", "add", "feeder", "--role", "ingest", "--archive", "*",
+             "--password-stdin", input=b"ingest horse battery\n", check=True)
+    guessers = [greet(s, "auth") for _ in range(8)]
+    bad = base64.b64encode(b"\0feeder\0not the password").decode()
+    for g in guessers:
+        g.send("AUTH PLAIN %s\r\n" % bad)
+    took, ids, msg = timed_message(s, "beside 8 password checks")
+    t.ok(ids and rd.matches(ids[0], msg) and took < 1,
+         "8 AUTH attempts in progress do not delay a message (%.2fs)" % took)
+    answers = [g.reply() for g in guessers]
+    t.ok(all(a and a.startswith("535 5.7.8") for a in answers),
+         "and each guesser gets its 535 (after the failure delay)", answers)
+    for g in guessers:
+        g.close()
 
     # ---- timeouts ----
     slow = greet(s, "slow")

@@ -582,11 +582,21 @@ static void test_transports(void)
 	login("alice", &alice);
 	s = call(&(rq_t){.method = "GET", .path = "/metrics", .peer = "10.1.2.3",
 	                 .headers = {"Cookie", admin.cookie, NULL}});
-	is_int(s.status, 200, "metrics from elsewhere for an admin");
+	ok(s.status == 403 && !strcmp(code_of(&s), "tls_required"),
+	   "a session cookie over plain HTTP from off loopback is refused (tls_required)");
 	rs_free(&s);
+	char tok[AUTH_API_TOKEN_LEN + 1], bearer[AUTH_API_TOKEN_LEN + 16];
+	db_grant_t mg = {"auditor", "default"};
+	ok(auth_api_token_create(T->app->db, "scraper", &mg, 1, "test", 0, tok) == AUTH_OK,
+	   "a token for the scraper");
+	snprintf(bearer, sizeof bearer, "Bearer %s", tok);
 	s = call(&(rq_t){.method = "GET", .path = "/metrics", .peer = "10.1.2.3",
+	                 .headers = {"Authorization", bearer, NULL}});
+	is_int(s.status, 200, "metrics from elsewhere with a bearer token");
+	rs_free(&s);
+	s = call(&(rq_t){.method = "GET", .path = "/metrics", .peer = "10.1.2.3", .tls = true,
 	                 .headers = {"Cookie", alice.cookie, NULL}});
-	is_int(s.status, 403, "metrics from elsewhere for a non-admin 403");
+	is_int(s.status, 401, "the plain-HTTP cookie is not the HTTPS one (__Host-vellum)");
 	rs_free(&s);
 
 	/* Fail closed: with the audit trail unavailable nothing is served. */

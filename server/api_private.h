@@ -147,8 +147,6 @@ api_render_status_t api_render_inner(const void *raw, size_t n, buf_t *out, bool
  * off loopback without allow_plain_http). */
 bool api_plain_http_refused(api_ctx_t *c);
 
-/* Registers the API's scrape-time gauges (sessions) once per registry. */
-void api_metrics_register(app_t *app);
 
 /* Search latency histogram (api_search.c observes it). */
 #define API_SEARCH_METRIC "vellum_search_seconds"

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vellum/api.h"
 #include "vellum/app.h"
 #include "vellum/audit.h"
 #include "vellum/auth.h"
@@ -139,6 +140,7 @@ app_status_t app_open(config_t *cfg, app_mode_t mode, app_t **out)
 		app_close(app);
 		return st;
 	}
+	api_metrics_register(app);
 	*out = app;
 	return APP_OK;
 }

@@ -410,9 +410,10 @@ bool cli_call(cli_ctx_t *c, const char *method, const char *path, const char *co
 	return call(c, method, path, query, body, -1, status, out);
 }
 
-bool cli_call_stream(cli_ctx_t *c, const char *path, int fd, int *status, json_t **err_json)
+bool cli_call_stream(cli_ctx_t *c, const char *path, const char *const *query, int fd,
+                     int *status, json_t **err_json)
 {
-	return call(c, "GET", path, NULL, NULL, fd, status, err_json);
+	return call(c, "GET", path, query, NULL, fd, status, err_json);
 }
 
 /* In-process upload: the same streamed path the HTTP transport takes. */

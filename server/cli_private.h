@@ -36,7 +36,8 @@ bool cli_upload(cli_ctx_t *c, const char *path, const char *const *query, const 
 
 /* GET path and copy a 200 answer's body to fd as it arrives; other answers
  * are parsed as JSON into *err_json.  False when the call failed. */
-bool cli_call_stream(cli_ctx_t *c, const char *path, int fd, int *status, json_t **err_json);
+bool cli_call_stream(cli_ctx_t *c, const char *path, const char *const *query, int fd,
+                     int *status, json_t **err_json);
 
 /* Prints "vellum: what: <the API's error message>" for an error answer and
  * returns the exit status (1). */

@@ -130,6 +130,11 @@ bool api_upload_write(api_upload_t *u, const void *p, size_t n);
 void api_upload_end(api_upload_t *u, const api_request_t *req, api_response_t *resp);
 void api_upload_abort(api_upload_t *u);
 
+/* Registers the API's metrics in app->metrics (sessions gauge, logins by
+ * outcome, search latency) so they show before the first event.  Once per
+ * app (app_open does it). */
+void api_metrics_register(app_t *app);
+
 /* ---- the route table (for the OpenAPI check) ---- */
 size_t api_route_count(void);
 /* Row i: its method, its pattern ("/api/v1/messages/{id}"), and whether it

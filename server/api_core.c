@@ -531,7 +531,9 @@ static bool same_origin(const api_request_t *r)
 	return site && !strcmp(site, "same-origin");
 }
 
-static bool csrf_ok(api_ctx_t *c)
+/* public: the login (no session to take a token from; a stale cookie must
+ * not stand in its way) needs the same-origin check only. */
+static bool csrf_ok(api_ctx_t *c, bool public_route)
 {
 	const char *m = c->req->method;
 	if (!strcmp(m, "GET") || !strcmp(m, "HEAD"))
@@ -542,7 +544,7 @@ static bool csrf_ok(api_ctx_t *c)
 	}
 	/* Only sessions carry ambient credentials (the cookie); bearer tokens
 	 * and the control socket cannot be forged by another site. */
-	if (c->p && c->p->via == AUTH_VIA_SESSION &&
+	if (!public_route && c->p && c->p->via == AUTH_VIA_SESSION &&
 	    !auth_str_equal(api_request_header(c->req, "X-CSRF-Token"), c->p->csrf_token)) {
 		api_error(c, API_E_CSRF, "missing or wrong X-CSRF-Token");
 		return false;
@@ -606,7 +608,7 @@ static const struct route *dispatch_prepare(api_ctx_t *c)
 	bool browser = c->req->transport == API_VIA_TCP &&
 	               ((c->p && c->p->via == AUTH_VIA_SESSION) ||
 	                (!c->p && api_request_header(c->req, "Origin")));
-	if (browser && !csrf_ok(c))
+	if (browser && !csrf_ok(c, (rt->flags & R_PUBLIC) != 0))
 		return NULL;
 	if (!(rt->flags & R_PUBLIC) && !c->p) {
 		api_error(c, API_E_UNAUTHORIZED, "log in first (session cookie or bearer token)");

@@ -47,6 +47,7 @@ tests_fuzz_fuzz_api_LDADD = $(VL_LIBS)
 tests_fuzz_fuzz_api_LDFLAGS = $(FUZZ_LINK_FLAGS)
 endif
 # End-to-end tests of the API (python3 TAP against a real `vellum serve`).
-HTTP_E2E = tests/e2e/test_api_audit.py tests/e2e/test_api_identity.py
+HTTP_E2E = tests/e2e/test_api_audit.py tests/e2e/test_api_identity.py \
+	tests/e2e/test_api_routes.py
 TESTS += $(HTTP_E2E)
 EXTRA_DIST += $(HTTP_E2E)

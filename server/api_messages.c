@@ -385,8 +385,10 @@ static char *part_disposition(const char *id, unsigned n, const char *filename)
 		if (!bad && ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
 		             (ch >= '0' && ch <= '9') || strchr("!#$&+-.^_`|~", ch)))
 			buf_append_byte(&ext, ch);
+		else if (bad)
+			buf_append_byte(&ext, '_');
 		else
-			buf_printf(&ext, "%%%02X", bad ? '_' : ch);
+			buf_printf(&ext, "%%%02X", ch);
 	}
 	buf_printf(&b, "attachment; filename=\"%s\"; filename*=UTF-8''%s",
 	           ascii.len ? (const char *)ascii.data : "part", ext.len ? (const char *)ext.data : "part");

@@ -169,23 +169,6 @@ static json_t *detail_json(const mime_info_t *in)
 	return o;
 }
 
-/* Strips the part's own header block from a message/rfc822 part's content
- * (mime_part_content includes it), leaving the enclosed message. */
-static void strip_part_headers(buf_t *b)
-{
-	for (size_t i = 0; i + 1 < b->len; i++) {
-		size_t skip = b->data[i] == '\n' && b->data[i + 1] == '\n'           ? 2
-		              : i + 3 < b->len && !memcmp(b->data + i, "\r\n\r\n", 4) ? 4
-		                                                                      : 0;
-		if (skip) {
-			size_t off = i + skip;
-			memmove(b->data, b->data + off, b->len - off);
-			b->len -= off;
-			return;
-		}
-	}
-}
-
 /* Computes the answer into meta/payload; returns the status byte. */
 static api_render_status_t child_work(op_t op, unsigned num, const void *raw, size_t n,
                                       json_t **meta, buf_t *payload)
@@ -221,8 +204,6 @@ static api_render_status_t child_work(op_t op, unsigned num, const void *raw, si
 		if (!p || mime_part_content(m, num, payload) != MIME_OK) {
 			st = RENDER_ENOTFOUND;
 		} else {
-			if (op == OP_INNER)
-				strip_part_headers(payload);
 			json_object_set_new(*meta, "filename", api_str(p->filename));
 			json_object_set_new(*meta, "content_type", api_str(p->content_type));
 		}

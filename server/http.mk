@@ -48,6 +48,6 @@ tests_fuzz_fuzz_api_LDFLAGS = $(FUZZ_LINK_FLAGS)
 endif
 # End-to-end tests of the API (python3 TAP against a real `vellum serve`).
 HTTP_E2E = tests/e2e/test_api_audit.py tests/e2e/test_api_identity.py \
-	tests/e2e/test_api_routes.py tests/e2e/test_api_http.py
+	tests/e2e/test_api_routes.py tests/e2e/test_api_http.py tests/e2e/test_api_messages.py
 TESTS += $(HTTP_E2E)
 EXTRA_DIST += $(HTTP_E2E)

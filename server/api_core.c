@@ -44,7 +44,6 @@ static const struct {
 	[API_E_TOTP_REQUIRED] = {401, "totp_required"},
 	[API_E_TOTP_ENROL] = {403, "totp_enrolment_required"},
 	[API_E_TLS_REQUIRED] = {403, "tls_required"},
-	[API_E_UNPROCESSABLE] = {422, "unprocessable"},
 	[API_E_RENDER] = {500, "render_failed"},
 };
 

@@ -24,8 +24,6 @@ typedef enum {
 	API_E_TOTP_REQUIRED,    /* 401 totp_required: the login needs the TOTP code */
 	API_E_TOTP_ENROL,       /* 403 totp_enrolment_required: enrol before anything else */
 	API_E_TLS_REQUIRED,     /* 403 tls_required: plain HTTP from off loopback */
-	API_E_UNPROCESSABLE,    /* 422 unprocessable: parses, but cannot be done (a
-	                           message with a bad part number, a body that is not there) */
 	API_E_RENDER,           /* 500 render_failed: the message renderer failed (hostile mail?) */
 } api_err_t;
 

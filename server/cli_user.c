@@ -133,6 +133,8 @@ static int user_list(cli_ctx_t *c)
 			                                                    : "\tactive\t",
 			      stdout);
 			print_grants(u);
+			if (json_is_true(json_object_get(u, "totp")))
+				fputs("\ttotp", stdout);
 			fputc('\n', stdout);
 		}
 	}

@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -40,8 +41,10 @@
 /* Wall-clock budget of one render: GMime parses tens of MB per second, so a
  * real message takes well under a second; this only stops hostile input. */
 #define RENDER_TIMEOUT_MS 10000
-/* Address-space limit of the child (not under sanitizers, whose shadow
- * memory needs terabytes of address space). */
+/* Address space the child may add to what it inherits from the server
+ * (threads' stacks, the index's maps): the input, GMime's copy and decoded
+ * parts fit in it; a parser bug that allocates without bound hits it.  Not
+ * under sanitizers, whose shadow memory needs terabytes of address space. */
 #define RENDER_MEM_MAX ((rlim_t)2 << 30)
 /* Largest answer read back: the input bounds every payload (a part or a
  * body is at most the message), plus metadata. */
@@ -216,7 +219,16 @@ static void child_main(int fd, op_t op, unsigned num, const void *raw, size_t n)
 {
 	signal(SIGPIPE, SIG_DFL);
 #ifndef VELLUM_SANITIZERS
-	struct rlimit rl = {RENDER_MEM_MAX, RENDER_MEM_MAX};
+	/* /proc/self/statm: the first field is the address space in pages. */
+	unsigned long pages = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (f) {
+		if (fscanf(f, "%lu", &pages) != 1)
+			pages = 0;
+		fclose(f);
+	}
+	rlim_t cur = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE);
+	struct rlimit rl = {cur + RENDER_MEM_MAX, cur + RENDER_MEM_MAX};
 	setrlimit(RLIMIT_AS, &rl);
 #endif
 	alarm((RENDER_TIMEOUT_MS + 999) / 1000 + 1);   /* a hang dies even if the parent is gone */
@@ -294,15 +306,17 @@ static api_render_status_t render(op_t op, unsigned num, const void *raw, size_t
 	if (!complete)
 		kill(pid, SIGKILL);
 	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	pid_t w;
+	while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
 		;
+	/* Without an exit status (someone else reaped the child), the answer
+	 * alone decides: a child that wrote nothing whole died. */
+	bool exited_ok = w == pid ? WIFEXITED(status) && WEXITSTATUS(status) == 0 : true;
 	api_render_status_t st = RENDER_OK;
-	if (timed_out) {
+	if (timed_out)
 		st = RENDER_ETIMEOUT;
-	} else if (!complete || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || ans.len < 5) {
-		st = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status)) ? RENDER_ECRASH
-		                                                                       : RENDER_EHELPER;
-	}
+	else if (!complete || !exited_ok || ans.len < 5)
+		st = RENDER_ECRASH;
 	if (st != RENDER_OK) {
 		log_warn("api.render", "op=%d status=%s wstatus=%d", (int)op, api_render_strerror(st),
 		         status);

@@ -176,8 +176,10 @@ static int user_totp(cli_ctx_t *c, const user_args_t *a, const char *what, const
 	snprintf(path, sizeof path, "%s/totp", upath);
 	int status;
 	json_t *j = NULL;
-	if (!cli_call(c, a->remove ? "DELETE" : "POST", path, NULL, a->remove ? NULL : json_object(),
-	              &status, &j))
+	json_t *body = a->remove ? NULL : json_object();
+	bool ok = cli_call(c, a->remove ? "DELETE" : "POST", path, NULL, body, &status, &j);
+	json_decref(body);
+	if (!ok)
 		return 1;
 	int rc = 0;
 	if (status != (a->remove ? 200 : 201)) {

@@ -490,12 +490,12 @@ static struct MHD_Daemon *daemon_start(struct listener *l, int fd, bool v6)
 		{MHD_OPTION_END, 0, NULL},
 	};
 	return MHD_start_daemon(flags, 0, NULL, NULL, on_request, l,
+	                        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	                        MHD_OPTION_LISTEN_SOCKET, fd,
 	                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
 	                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_MAX,
 	                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT,
 	                        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_HEADER_MEM,
-	                        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	                        MHD_OPTION_ARRAY, tls ? tls_opts : &tls_opts[3],
 	                        MHD_OPTION_END);
 }

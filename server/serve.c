@@ -159,7 +159,10 @@ static void serve_reap(struct serve *sv)
 {
 	int status;
 	pid_t pid;
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+	/* The indexer only: other children (the API's renderers, import's
+	 * readpst) are waited for by the thread that started them, which
+	 * needs their exit status. */
+	while (sv->indexer_pid > 0 && (pid = waitpid(sv->indexer_pid, &status, WNOHANG)) > 0) {
 		if (pid != sv->indexer_pid)
 			continue;
 		sv->indexer_pid = 0;

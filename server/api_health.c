@@ -69,7 +69,8 @@ static json_t *health_archive(api_ctx_t *c, const db_archive_t *a, int64_t now, 
 	json_t *o = json_object();
 	json_object_set_new(o, "name", json_string(a->name));
 	json_object_set_new(o, "last_received",
-	                    have && stats.last_received ? api_time(stats.last_received) : json_null());
+	                    have && stats.last_received ? api_time(stats.last_received)
+	                                                : json_null());
 	json_object_set_new(o, "quiet_alert", json_string(enabled ? qa : "off"));
 	json_object_set_new(o, "quiet", json_boolean(*quiet));
 	json_object_set_new(o, "quiet_seconds", json_integer((now - since) / UTIL_US_PER_SEC));
@@ -77,7 +78,9 @@ static json_t *health_archive(api_ctx_t *c, const db_archive_t *a, int64_t now, 
 	if (store_head(c->app->store, a->name, &head) == STORE_OK && c->app->ix) {
 		char *err = NULL;
 		if (ix_archive_done(c->app->ix, a->name, &done, &err) == IX_OK)
-			json_object_set_new(o, "index_lag", json_integer(head > done ? (json_int_t)(head - done) : 0));
+			json_object_set_new(
+			    o, "index_lag",
+			    json_integer(head > done ? (json_int_t)(head - done) : 0));
 		free(err);
 	}
 	return o;
@@ -99,8 +102,10 @@ static json_t *health_archives(api_ctx_t *c, json_t *problems, bool *degraded, u
 		json_t *o = health_archive(c, &v[i], now, &quiet);
 		if (quiet) {
 			*degraded = true;
-			problem(problems, "archive %s has received nothing for %llds (quiet_alert %s)",
-			        v[i].name, (long long)json_integer_value(json_object_get(o, "quiet_seconds")),
+			problem(problems,
+			        "archive %s has received nothing for %llds (quiet_alert %s)",
+			        v[i].name,
+			        (long long)json_integer_value(json_object_get(o, "quiet_seconds")),
 			        json_string_value(json_object_get(o, "quiet_alert")));
 		}
 		*lag += (uint64_t)json_integer_value(json_object_get(o, "index_lag"));
@@ -127,13 +132,13 @@ void api_healthz(api_ctx_t *c)
 			                  "searchable");
 		}
 	} else {
-		json_object_set_new(indexer, "alive", json_null());   /* nobody supervises one */
+		json_object_set_new(indexer, "alive", json_null()); /* nobody supervises one */
 	}
 	json_object_set_new(indexer, "lag", json_integer((json_int_t)lag));
 	const char *status = atomic_load(&c->app->stopping) ? "stopping"
-	                     : failing                        ? "failing"
-	                     : degraded                       ? "degraded"
-	                                                      : "ok";
+	                     : failing                      ? "failing"
+	                     : degraded                     ? "degraded"
+	                                                    : "ok";
 	json_t *o = json_object();
 	json_object_set_new(o, "status", json_string(status));
 	json_object_set_new(o, "store", store);
@@ -152,8 +157,8 @@ static bool metrics_allowed(api_ctx_t *c)
 	const config_t *cfg = c->app->cfg;
 	if (c->req->transport != API_VIA_TCP)
 		return true;
-	return c->req->client_sa &&
-	       util_cidr_match(cfg->http.metrics_allow, cfg->http.n_metrics_allow, c->req->client_sa);
+	return c->req->client_sa && util_cidr_match(cfg->http.metrics_allow,
+	                                            cfg->http.n_metrics_allow, c->req->client_sa);
 }
 
 void api_metrics(api_ctx_t *c)

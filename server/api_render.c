@@ -84,12 +84,13 @@ static json_t *parts_json(const mime_info_t *in)
 	for (size_t i = 0; i < in->nparts; i++) {
 		const mime_part_t *p = &in->parts[i];
 		json_array_append_new(
-			a, json_pack("{s:i, s:i, s:i, s:o, s:o, s:o, s:o, s:I, s:b, s:b, s:b}", "num",
-		                 (int)p->num, "parent", (int)p->parent, "depth", (int)p->depth,
-		                 "content_type", api_str(p->content_type), "charset", api_str(p->charset),
-		                 "filename", api_str(p->filename), "content_id", api_str(p->content_id),
-		                 "size", (json_int_t)p->size, "attachment", p->attachment, "container",
-		                 p->container, "body", p->body));
+		    a,
+		    json_pack("{s:i, s:i, s:i, s:o, s:o, s:o, s:o, s:I, s:b, s:b, s:b}", "num",
+		              (int)p->num, "parent", (int)p->parent, "depth", (int)p->depth,
+		              "content_type", api_str(p->content_type), "charset",
+		              api_str(p->charset), "filename", api_str(p->filename), "content_id",
+		              api_str(p->content_id), "size", (json_int_t)p->size, "attachment",
+		              p->attachment, "container", p->container, "body", p->body));
 	}
 	return a;
 }
@@ -100,10 +101,10 @@ static json_t *attachments_json(const mime_info_t *in)
 	for (size_t i = 0; i < in->nparts; i++) {
 		const mime_part_t *p = &in->parts[i];
 		if (p->attachment)
-			json_array_append_new(a, json_pack("{s:i, s:o, s:o, s:I}", "part", (int)p->num,
-			                                   "filename", api_str(p->filename),
-			                                   "content_type", api_str(p->content_type),
-			                                   "size", (json_int_t)p->size));
+			json_array_append_new(
+			    a, json_pack("{s:i, s:o, s:o, s:I}", "part", (int)p->num, "filename",
+			                 api_str(p->filename), "content_type",
+			                 api_str(p->content_type), "size", (json_int_t)p->size));
 	}
 	return a;
 }
@@ -131,7 +132,8 @@ static json_t *detail_json(const mime_info_t *in)
 	json_object_set_new(o, "to", addrs_json(&in->to));
 	json_object_set_new(o, "cc", addrs_json(&in->cc));
 	json_object_set_new(o, "bcc", addrs_json(&in->bcc));
-	json_object_set_new(o, "date", in->flags & MIME_F_NO_DATE ? json_null() : api_time(in->date));
+	json_object_set_new(o, "date",
+	                    in->flags & MIME_F_NO_DATE ? json_null() : api_time(in->date));
 	json_object_set_new(o, "message_id", api_str(in->message_id));
 	json_object_set_new(o, "in_reply_to", api_str(in->in_reply_to));
 	json_t *refs = json_array();
@@ -140,23 +142,27 @@ static json_t *detail_json(const mime_info_t *in)
 	json_object_set_new(o, "references", refs);
 	json_t *h = json_array();
 	for (size_t i = 0; i < in->nheaders; i++)
-		json_array_append_new(h, json_pack("{s:o, s:o}", "name", api_str(in->headers[i].name),
-		                                   "value", api_str(in->headers[i].value)));
+		json_array_append_new(h,
+		                      json_pack("{s:o, s:o}", "name", api_str(in->headers[i].name),
+		                                "value", api_str(in->headers[i].value)));
 	json_object_set_new(o, "headers", h);
 	json_object_set_new(o, "parts", parts_json(in));
 	json_object_set_new(o, "display_part", json_integer(1));
 	json_object_set_new(o, "attachments", attachments_json(in));
 	unsigned ip = inner_part(in);
-	json_object_set_new(o, "journal", ip ? json_pack("{s:i, s:b}", "inner_part", (int)ip,
-	                                                 "inner_exact", 0)
-	                                     : json_null());
-	json_object_set_new(o, "body", json_pack("{s:b, s:b}", "text", 1, "html", in->html != NULL));
+	json_object_set_new(o, "journal",
+	                    ip ? json_pack("{s:i, s:b}", "inner_part", (int)ip, "inner_exact", 0)
+	                       : json_null());
+	json_object_set_new(o, "body",
+	                    json_pack("{s:b, s:b}", "text", 1, "html", in->html != NULL));
 	json_t *w = json_array(), *cuts = json_array();
 	static const struct {
 		uint32_t bit;
 		const char *name;
-	} fl[] = {{MIME_F_UNPARSED, "unparsed"}, {MIME_F_TRUNCATED, "truncated"},
-	          {MIME_F_NO_DATE, "no_date"},   {MIME_F_MALFORMED, "malformed"},
+	} fl[] = {{MIME_F_UNPARSED, "unparsed"},
+	          {MIME_F_TRUNCATED, "truncated"},
+	          {MIME_F_NO_DATE, "no_date"},
+	          {MIME_F_MALFORMED, "malformed"},
 	          {MIME_F_ENCRYPTED, "encrypted"}};
 	for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++)
 		if (in->flags & fl[i].bit)
@@ -231,9 +237,9 @@ static void child_main(int fd, op_t op, unsigned num, const void *raw, size_t n)
 	struct rlimit rl = {cur + RENDER_MEM_MAX, cur + RENDER_MEM_MAX};
 	setrlimit(RLIMIT_AS, &rl);
 #endif
-	alarm((RENDER_TIMEOUT_MS + 999) / 1000 + 1);   /* a hang dies even if the parent is gone */
+	alarm((RENDER_TIMEOUT_MS + 999) / 1000 + 1); /* a hang dies even if the parent is gone */
 	if (util_fault("api.render_crash"))
-		raise(SIGKILL);   /* tests: a renderer that dies must not take the server along */
+		raise(SIGKILL); /* tests: a renderer that dies must not take the server along */
 	json_t *meta = NULL;
 	buf_t payload = {0};
 	uint8_t st = (uint8_t)child_work(op, num, raw, n, &meta, &payload);
@@ -265,7 +271,7 @@ static bool read_answer(int fd, buf_t *out, bool *timed_out)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
-			continue;   /* timeout is checked above */
+			continue; /* timeout is checked above */
 		buf_reserve(out, 65536);
 		ssize_t got = read(fd, out->data + out->len, out->cap - out->len);
 		if (got < 0 && errno == EINTR)
@@ -278,8 +284,8 @@ static bool read_answer(int fd, buf_t *out, bool *timed_out)
 	}
 }
 
-static api_render_status_t render(op_t op, unsigned num, const void *raw, size_t n,
-                                  json_t **meta, buf_t *payload)
+static api_render_status_t render(op_t op, unsigned num, const void *raw, size_t n, json_t **meta,
+                                  buf_t *payload)
 {
 	*meta = NULL;
 	int p[2];
@@ -318,8 +324,8 @@ static api_render_status_t render(op_t op, unsigned num, const void *raw, size_t
 	else if (!complete || !exited_ok || ans.len < 5)
 		st = RENDER_ECRASH;
 	if (st != RENDER_OK) {
-		log_warn("api.render", "op=%d status=%s wstatus=%d", (int)op, api_render_strerror(st),
-		         status);
+		log_warn("api.render", "op=%d status=%s wstatus=%d", (int)op,
+		         api_render_strerror(st), status);
 		buf_free(&ans);
 		return st;
 	}

@@ -31,7 +31,7 @@ typedef struct submit {
 	store_append_t *append;
 	char archive[STORE_NAME_MAX + 1];
 	uint64_t size, max;
-	store_status_t failed;   /* first write error, STORE_OK while fine */
+	store_status_t failed; /* first write error, STORE_OK while fine */
 	bool too_big;
 	bool import;
 } submit_t;
@@ -42,7 +42,7 @@ static api_err_t store_err(store_status_t st)
 	case STORE_ETOOBIG: return API_E_TOO_LARGE;
 	case STORE_ENOTFOUND: return API_E_NOT_FOUND;
 	case STORE_EINVAL: return API_E_BAD_REQUEST;
-	default: return API_E_UNAVAILABLE;   /* ENOSPC, EBUSY, EFAILED, EIO: try later */
+	default: return API_E_UNAVAILABLE; /* ENOSPC, EBUSY, EFAILED, EIO: try later */
 	}
 }
 
@@ -52,8 +52,10 @@ static bool submit_check(api_ctx_t *c, const char *archive)
 {
 	if (!auth_has_role(c->p, ROLE_INGEST | ROLE_ADMIN, archive)) {
 		if (api_audit(c, "message.submit", archive, "denied", NULL, NULL))
-			api_error(c, API_E_FORBIDDEN, "%s may not submit to archive %s (needs ingest or "
-			                              "admin)", c->p->name, archive);
+			api_error(c, API_E_FORBIDDEN,
+			          "%s may not submit to archive %s (needs ingest or "
+			          "admin)",
+			          c->p->name, archive);
 		return false;
 	}
 	if (!db_archive_name_valid(archive) || !db_archive_exists(c->app->db, archive)) {
@@ -96,20 +98,21 @@ bool api_submit_begin(api_ctx_t *c, void **state)
 	const config_listener_t *l = config_listener_find(c->app->cfg, "default");
 	s->max = l && l->max_message_size ? l->max_message_size : SUBMIT_MAX_DEFAULT;
 	store_envelope_t env = {
-		.listener = s->import ? "import" : "api",
-		.client_addr = c->req->client,
-		.auth_id = c->p->name,
-		.mail_from = mf ? mf : "",
-		.rcpt = (const char *const *)rcpt,
-		.nrcpt = nrcpt,
-		.flags = STORE_ENV_IMPORT,
+	    .listener = s->import ? "import" : "api",
+	    .client_addr = c->req->client,
+	    .auth_id = c->p->name,
+	    .mail_from = mf ? mf : "",
+	    .rcpt = (const char *const *)rcpt,
+	    .nrcpt = nrcpt,
+	    .flags = STORE_ENV_IMPORT,
 	};
 	const char *archives[] = {s->archive};
 	store_status_t st = store_append_begin(c->app->store, &env, archives, 1, &s->append);
 	util_strv_free(rcpt);
 	if (st != STORE_OK) {
 		free(s);
-		api_error(c, store_err(st), "cannot store into %s now: %s", archive, store_strerror(st));
+		api_error(c, store_err(st), "cannot store into %s now: %s", archive,
+		          store_strerror(st));
 		return false;
 	}
 	*state = s;
@@ -149,12 +152,13 @@ static void submitted(api_ctx_t *c, submit_t *s, const store_completion_t *done)
 	char sha[65], id[STORE_NAME_MAX + 32];
 	util_hex(done->sha256, sizeof done->sha256, sha);
 	snprintf(id, sizeof id, "%s-%llu", s->archive, (unsigned long long)done->ids[0].seq);
-	json_t *d = json_pack("{s:s, s:I, s:b, s:s}", "sha256", sha, "size", (json_int_t)done->size,
-	                      "duplicate", done->ids[0].duplicate, "via", s->import ? "import" : "api");
+	json_t *d =
+	    json_pack("{s:s, s:I, s:b, s:s}", "sha256", sha, "size", (json_int_t)done->size,
+	              "duplicate", done->ids[0].duplicate, "via", s->import ? "import" : "api");
 	bool ok = api_audit(c, "message.submit", id, "ok", NULL, d);
 	json_decref(d);
 	if (!ok)
-		return;   /* stored (it cannot be taken back), but the caller is told 503 */
+		return; /* stored (it cannot be taken back), but the caller is told 503 */
 	json_t *o = json_object();
 	json_object_set_new(o, "id", json_string(id));
 	json_object_set_new(o, "archive", json_string(s->archive));
@@ -171,7 +175,8 @@ void api_submit_end(api_ctx_t *c, void *state)
 	submit_t *s = state;
 	if (s->too_big || s->failed != STORE_OK || s->size == 0) {
 		if (s->too_big)
-			api_error(c, API_E_TOO_LARGE, "message larger than %llu bytes (max_message_size)",
+			api_error(c, API_E_TOO_LARGE,
+			          "message larger than %llu bytes (max_message_size)",
 			          (unsigned long long)s->max);
 		else if (s->size == 0 && s->failed == STORE_OK)
 			api_error(c, API_E_BAD_REQUEST, "empty message");

@@ -92,19 +92,21 @@ void api_tokens_create(api_ctx_t *c)
 	size_t ng = 0;
 	int64_t expires = 0;
 	if (!name || !db_user_name_valid(name)) {
-		api_error(c, API_E_BAD_REQUEST, "name: 1-64 of A-Z a-z 0-9 . _ @ + -, starting with a "
-		                                "letter or digit");
+		api_error(c, API_E_BAD_REQUEST,
+		          "name: 1-64 of A-Z a-z 0-9 . _ @ + -, starting with a "
+		          "letter or digit");
 	} else if (!json_is_array(grants) || !json_array_size(grants)) {
 		api_error(c, API_E_BAD_REQUEST, "grants: a non-empty list of {role, archive}");
 	} else if (api_grants_parse(c, grants, &g, &ng) &&
 	           expires_parse(c, json_object_get(body, "expires"), &expires)) {
 		char value[AUTH_API_TOKEN_LEN + 1];
 		auth_status_t st =
-			auth_api_token_create(c->app->db, name, g, ng, c->p->name, expires, value);
+		    auth_api_token_create(c->app->db, name, g, ng, c->p->name, expires, value);
 		if (st == AUTH_EEXIST) {
 			api_error(c, API_E_CONFLICT, "token %s exists", name);
 		} else if (st != AUTH_OK) {
-			api_error(c, API_E_INTERNAL, "cannot create the token: %s", auth_strerror(st));
+			api_error(c, API_E_INTERNAL, "cannot create the token: %s",
+			          auth_strerror(st));
 		} else {
 			json_t *d = json_pack("{s:o}", "grants", api_grants_json(g, ng));
 			bool ok = api_audit(c, "token.create", name, "ok", NULL, d);
@@ -112,7 +114,7 @@ void api_tokens_create(api_ctx_t *c)
 			if (ok)
 				token_created(c, name, value);
 			else
-				db_token_delete(c->app->db, name);   /* not recorded: not done */
+				db_token_delete(c->app->db, name); /* not recorded: not done */
 		}
 		sodium_memzero(value, sizeof value);
 	}

@@ -53,7 +53,8 @@ static bool enrol_allowed(api_ctx_t *c, const db_user_t *u)
 	}
 	if (st != AUTH_OK) {
 		if (api_audit(c, "user.totp.enrol", u->name, "denied", NULL, NULL))
-			api_error(c, API_E_FORBIDDEN, "replacing your TOTP needs a current code (code)");
+			api_error(c, API_E_FORBIDDEN,
+			          "replacing your TOTP needs a current code (code)");
 		return false;
 	}
 	return true;

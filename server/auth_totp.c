@@ -71,7 +71,7 @@ void auth_totp_secret_new(char out[AUTH_TOTP_B32_LEN + 1])
 {
 	uint8_t k[AUTH_TOTP_KEY_BYTES];
 	if (sodium_init() < 0)
-		abort();   /* no randomness: nothing secure can be done */
+		abort(); /* no randomness: nothing secure can be done */
 	randombytes_buf(k, sizeof k);
 	b32_encode(k, sizeof k, out);
 	sodium_memzero(k, sizeof k);
@@ -88,7 +88,7 @@ bool auth_totp_code(const char *secret_b32, int64_t step, char out[AUTH_TOTP_DIG
 	if (klen <= 0)
 		return false;
 	uint8_t msg[8];
-	for (int i = 7; i >= 0; i--) {   /* the counter, big-endian (RFC 4226 §5.2) */
+	for (int i = 7; i >= 0; i--) { /* the counter, big-endian (RFC 4226 §5.2) */
 		msg[i] = (uint8_t)(step & 0xff);
 		step >>= 8;
 	}
@@ -143,7 +143,7 @@ auth_status_t auth_totp_verify(db_t *db, const char *user, const char *code)
 		return AUTH_EDENIED;
 	dst = db_user_totp_use(db, user, step);
 	if (dst == DB_EEXIST)
-		return AUTH_EDENIED;   /* that code (or a later one) was used already */
+		return AUTH_EDENIED; /* that code (or a later one) was used already */
 	return dst == DB_OK ? AUTH_OK : AUTH_EIO;
 }
 
@@ -151,8 +151,8 @@ auth_status_t auth_totp_verify(db_t *db, const char *user, const char *code)
 static void uri_escape(buf_t *b, const char *s)
 {
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-		    strchr("-._~", *p))
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9') || strchr("-._~", *p))
 			buf_append_byte(b, *p);
 		else
 			buf_printf(b, "%%%02X", *p);

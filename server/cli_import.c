@@ -42,7 +42,7 @@
 typedef struct imp {
 	cli_ctx_t *c;
 	const char *archive;
-	char path[256];            /* /api/v1/archives/A/messages */
+	char path[256]; /* /api/v1/archives/A/messages */
 	uint64_t total_bytes, done_bytes;
 	uint64_t files, messages, duplicates, failed, bytes_sent;
 	bool tty, fatal;
@@ -101,7 +101,7 @@ static void send_message(imp_t *m, const char *origin, uint64_t n, const uint8_t
 		snprintf(what, sizeof what, "import: %s", origin);
 	if (!cli_upload(m->c, m->path, query, p, len, &status, &j)) {
 		m->failed++;
-		m->fatal = true;   /* the server is gone: nothing else will work */
+		m->fatal = true; /* the server is gone: nothing else will work */
 	} else if (status == 201) {
 		m->messages++;
 		m->bytes_sent += len;
@@ -173,7 +173,7 @@ static void import_mbox(imp_t *m, const char *path, FILE *f)
 		}
 		prev_blank = (n == 1 && line[0] == '\n') || (n == 2 && !memcmp(line, "\r\n", 2));
 		if (!in_msg)
-			continue;   /* junk before the first From_ line */
+			continue; /* junk before the first From_ line */
 		/* mboxrd: ">From ", ">>From ", ... lose one '>'. */
 		const char *l = line;
 		size_t k = strspn(l, ">");
@@ -182,7 +182,7 @@ static void import_mbox(imp_t *m, const char *path, FILE *f)
 			n--;
 		}
 		if (msg.len + (size_t)n > IMPORT_MSG_MAX)
-			continue;   /* the server will say 413 for what was kept */
+			continue; /* the server will say 413 for what was kept */
 		buf_append(&msg, l, (size_t)n);
 	}
 	if (in_msg && !m->fatal)
@@ -226,9 +226,10 @@ static void import_pst(imp_t *m, const char *path, uint64_t size)
 	pid_t pid = fork();
 	if (pid == 0) {
 		/* -e: one .eml file per message; -b: no RTF copies; -te: e-mail only. */
-		execlp("readpst", "readpst", "-q", "-e", "-b", "-te", "-o", tmpl, path, (char *)NULL);
-		fprintf(stderr, "vellum: import: %s: cannot run readpst (install pst-utils): %s\n", path,
-		        strerror(errno));
+		execlp("readpst", "readpst", "-q", "-e", "-b", "-te", "-o", tmpl, path,
+		       (char *)NULL);
+		fprintf(stderr, "vellum: import: %s: cannot run readpst (install pst-utils): %s\n",
+		        path, strerror(errno));
 		_exit(127);
 	}
 	int st = 0;
@@ -266,7 +267,7 @@ static void import_file(imp_t *m, const char *path, uint64_t size)
 	char head[5] = {0};
 	size_t got = fread(head, 1, sizeof head, f);
 	rewind(f);
-	if (got >= 4 && !memcmp(head, "!BDN", 4)) {   /* PST/OST magic */
+	if (got >= 4 && !memcmp(head, "!BDN", 4)) { /* PST/OST magic */
 		fclose(f);
 		import_pst(m, path, size);
 		return;
@@ -303,7 +304,7 @@ static void import_dir(imp_t *m, const char *path, int depth)
 		names[n++] = xstrdup(e->d_name);
 	}
 	closedir(d);
-	qsort(names, n, sizeof *names, name_cmp);   /* a stable, repeatable order */
+	qsort(names, n, sizeof *names, name_cmp); /* a stable, repeatable order */
 	for (size_t i = 0; i < n; i++) {
 		char *p = util_path_join(path, names[i]);
 		if (!m->fatal)

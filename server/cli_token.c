@@ -28,7 +28,8 @@ typedef struct token_args {
 static void token_usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: vellum [-c FILE] token create NAME --role R... [--archive A|*]... [--expires D]\n"
+	        "usage: vellum [-c FILE] token create NAME --role R... [--archive A|*]... "
+	        "[--expires D]\n"
 	        "       vellum [-c FILE] token list [--json]\n"
 	        "       vellum [-c FILE] token revoke NAME\n\n"
 	        "API tokens for scripts and monitoring: `Authorization: Bearer <token>` on any\n"
@@ -70,10 +71,11 @@ static int token_parse(int argc, char **argv, token_args_t *a)
 			return 2;
 		}
 	}
-	if (!a->verb || (strcmp(a->verb, "create") && strcmp(a->verb, "list") &&
-	                 strcmp(a->verb, "revoke"))) {
+	if (!a->verb ||
+	    (strcmp(a->verb, "create") && strcmp(a->verb, "list") && strcmp(a->verb, "revoke"))) {
 		if (a->verb)
-			cli_error("token: unknown sub-command '%s' (create, list, revoke)", a->verb);
+			cli_error("token: unknown sub-command '%s' (create, list, revoke)",
+			          a->verb);
 		token_usage(stderr);
 		return 2;
 	}
@@ -87,7 +89,8 @@ static int token_parse(int argc, char **argv, token_args_t *a)
 	}
 	for (size_t i = 0; i < a->nroles; i++)
 		if (!auth_role_parse(a->roles[i])) {
-			cli_error("token: unknown role '%s' (admin, auditor, legal, ingest)", a->roles[i]);
+			cli_error("token: unknown role '%s' (admin, auditor, legal, ingest)",
+			          a->roles[i]);
 			return 2;
 		}
 	return 0;
@@ -99,7 +102,8 @@ static void print_token(json_t *t)
 	fputc('\t', stdout);
 	json_t *g;
 	size_t i;
-	json_array_foreach(json_object_get(t, "grants"), i, g) {
+	json_array_foreach(json_object_get(t, "grants"), i, g)
+	{
 		fputs(i ? "," : "", stdout);
 		cli_print_safe(stdout, json_string_value(json_object_get(g, "role")));
 		fputc(':', stdout);
@@ -128,8 +132,9 @@ static int token_run(cli_ctx_t *c, const token_args_t *a)
 		json_t *g = json_array();
 		for (size_t r = 0; r < a->nroles; r++)
 			for (size_t k = 0; k < (a->narchives ? a->narchives : 1); k++)
-				json_array_append_new(g, json_pack("{s:s, s:s}", "role", a->roles[r], "archive",
-				                                   a->narchives ? a->archives[k] : "*"));
+				json_array_append_new(
+				    g, json_pack("{s:s, s:s}", "role", a->roles[r], "archive",
+				                 a->narchives ? a->archives[k] : "*"));
 		json_t *b = json_pack("{s:s, s:o}", "name", a->name, "grants", g);
 		if (a->expires)
 			json_object_set_new(b, "expires", json_string(a->expires));
@@ -150,8 +155,7 @@ static int token_run(cli_ctx_t *c, const token_args_t *a)
 		} else {
 			json_t *t;
 			size_t i;
-			json_array_foreach(json_object_get(j, "tokens"), i, t)
-				print_token(t);
+			json_array_foreach(json_object_get(j, "tokens"), i, t) print_token(t);
 		}
 	} else if (!strcmp(a->verb, "revoke")) {
 		printf("token %s revoked\n", a->name);

@@ -19,8 +19,10 @@ static db_status_t audit_rows_insert(db_t *db, const db_audit_row_t *rows, size_
                                      uint64_t through)
 {
 	sqlite3_stmt *st;
-	if (db_prepare(db, "INSERT OR IGNORE INTO audit_index (seq, time_us, who, action, record)"
-	                   " VALUES (?, ?, ?, ?, ?)", &st) != DB_OK)
+	if (db_prepare(db,
+	               "INSERT OR IGNORE INTO audit_index (seq, time_us, who, action, record)"
+	               " VALUES (?, ?, ?, ?, ?)",
+	               &st) != DB_OK)
 		return DB_EIO;
 	db_status_t rc = DB_OK;
 	for (size_t i = 0; i < n && rc == DB_OK; i++) {
@@ -79,8 +81,9 @@ db_status_t db_audit_index_through(db_t *db, uint64_t *through)
 db_status_t db_audit_index_reset(db_t *db)
 {
 	pthread_mutex_lock(&db->lock);
-	db_status_t rc = db_exec(db, "BEGIN IMMEDIATE; DELETE FROM audit_index;"
-	                             " UPDATE audit_index_state SET through = 0; COMMIT",
+	db_status_t rc = db_exec(db,
+	                         "BEGIN IMMEDIATE; DELETE FROM audit_index;"
+	                         " UPDATE audit_index_state SET through = 0; COMMIT",
 	                         "audit_index.reset");
 	if (rc != DB_OK)
 		db_exec(db, "ROLLBACK", "audit_index.rollback");
@@ -97,10 +100,10 @@ db_status_t db_audit_index_query(db_t *db, const db_audit_query_t *q, uint64_t *
 	/* Every filter is always bound; an empty one matches everything, so
 	 * one statement (and SQLite's choice of index) covers all cases. */
 	static const char sql[] =
-		"SELECT seq, record FROM audit_index WHERE seq > ?1 AND time_us >= ?2"
-		" AND (?3 = '' OR who = ?3)"
-		" AND (?4 = '' OR action = ?4 OR substr(action, 1, length(?4) + 1) = ?4 || '.')"
-		" ORDER BY seq LIMIT ?5";
+	    "SELECT seq, record FROM audit_index WHERE seq > ?1 AND time_us >= ?2"
+	    " AND (?3 = '' OR who = ?3)"
+	    " AND (?4 = '' OR action = ?4 OR substr(action, 1, length(?4) + 1) = ?4 || '.')"
+	    " ORDER BY seq LIMIT ?5";
 	pthread_mutex_lock(&db->lock);
 	sqlite3_stmt *st;
 	db_status_t rc = db_prepare(db, sql, &st);

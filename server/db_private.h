@@ -10,7 +10,7 @@
 
 struct db {
 	sqlite3 *h;
-	pthread_mutex_t lock;   /* one statement sequence at a time */
+	pthread_mutex_t lock; /* one statement sequence at a time */
 	char *path;
 	int version;
 };

@@ -18,8 +18,10 @@
 static db_status_t token_insert(db_t *db, const db_token_t *t)
 {
 	sqlite3_stmt *st;
-	if (db_prepare(db, "INSERT INTO tokens (name, token_hash, created, created_by, expires)"
-	                   " VALUES (?, ?, ?, ?, ?)", &st) != DB_OK)
+	if (db_prepare(db,
+	               "INSERT INTO tokens (name, token_hash, created, created_by, expires)"
+	               " VALUES (?, ?, ?, ?, ?)",
+	               &st) != DB_OK)
 		return DB_EIO;
 	db_bind_text(st, 1, t->name);
 	db_bind_text(st, 2, t->token_hash);
@@ -30,8 +32,10 @@ static db_status_t token_insert(db_t *db, const db_token_t *t)
 	sqlite3_finalize(st);
 	if (rc != DB_OK)
 		return rc;
-	if (db_prepare(db, "INSERT OR IGNORE INTO token_grants (token, role, archive)"
-	                   " VALUES (?, ?, ?)", &st) != DB_OK)
+	if (db_prepare(db,
+	               "INSERT OR IGNORE INTO token_grants (token, role, archive)"
+	               " VALUES (?, ?, ?)",
+	               &st) != DB_OK)
 		return DB_EIO;
 	for (size_t i = 0; i < t->ngrants && rc == DB_OK; i++) {
 		sqlite3_reset(st);
@@ -50,7 +54,8 @@ db_status_t db_token_create(db_t *db, const db_token_t *t)
 		return DB_EINVAL;
 	for (size_t i = 0; i < t->ngrants; i++) {
 		const char *a = t->grants[i].archive;
-		if (!db_role_valid(t->grants[i].role) || (strcmp(a, "*") && !db_archive_name_valid(a)))
+		if (!db_role_valid(t->grants[i].role) ||
+		    (strcmp(a, "*") && !db_archive_name_valid(a)))
 			return DB_EINVAL;
 	}
 	pthread_mutex_lock(&db->lock);
@@ -71,8 +76,10 @@ db_status_t db_token_create(db_t *db, const db_token_t *t)
 static db_status_t token_grants_load(db_t *db, db_token_t *t)
 {
 	sqlite3_stmt *st;
-	if (db_prepare(db, "SELECT role, archive FROM token_grants WHERE token = ?"
-	                   " ORDER BY role, archive", &st) != DB_OK)
+	if (db_prepare(db,
+	               "SELECT role, archive FROM token_grants WHERE token = ?"
+	               " ORDER BY role, archive",
+	               &st) != DB_OK)
 		return DB_EIO;
 	db_bind_text(st, 1, t->name);
 	int s;

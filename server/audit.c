@@ -361,67 +361,98 @@ static void v_store_problem(void *arg, const char *archive, const char *problem)
 	v_problem(arg, seq, problem);
 }
 
+/* The index read alongside the log, a page at a time. */
+typedef struct icursor {
+	db_t *db;
+	uint64_t after;    /* last seq handed out */
+	uint64_t *seqs;
+	char **recs;
+	size_t n, pos;
+	bool failed;
+} icursor_t;
+
+static void icursor_drop(icursor_t *ic)
+{
+	for (size_t i = 0; i < ic->n; i++)
+		free(ic->recs[i]);
+	free(ic->seqs);
+	free(ic->recs);
+	ic->seqs = NULL;
+	ic->recs = NULL;
+	ic->n = ic->pos = 0;
+}
+
+/* The next index row (seq, record), or false at its end. */
+static bool icursor_next(icursor_t *ic, uint64_t *seq, const char **rec)
+{
+	if (ic->pos == ic->n) {
+		icursor_drop(ic);
+		db_audit_query_t q = {.after = ic->after, .limit = AUDIT_INDEX_BATCH};
+		if (db_audit_index_query(ic->db, &q, &ic->seqs, &ic->recs, &ic->n) != DB_OK)
+			ic->failed = true;
+		if (ic->failed || !ic->n)
+			return false;
+	}
+	*seq = ic->seqs[ic->pos];
+	*rec = ic->recs[ic->pos++];
+	ic->after = *seq;
+	return true;
+}
+
+/* Is this log record the index's next row? */
+static bool index_agrees(icursor_t *ic, const store_scan_item_t *it)
+{
+	uint64_t seq;
+	const char *rec;
+	return icursor_next(ic, &seq, &rec) && seq == it->record_seq && strlen(rec) == it->len &&
+	       !memcmp(rec, it->data, it->len);
+}
+
+static void v_entry(vstate_t *v, const store_scan_item_t *it, int64_t *last_time)
+{
+	char msg[160];
+	json_t *o = it->len <= AUDIT_RECORD_MAX ? json_loadb(it->data, it->len, 0, NULL) : NULL;
+	int64_t t = json_integer_value(json_object_get(o, "time_us"));
+	if (!json_is_object(o) || !json_string_value(json_object_get(o, "action"))) {
+		snprintf(msg, sizeof msg, "entry %" PRIu64 ": not an audit record", it->record_seq);
+		v_problem(v, it->record_seq, msg);
+	} else if (t < *last_time) {
+		snprintf(msg, sizeof msg, "entry %" PRIu64 ": time goes backwards", it->record_seq);
+		v_problem(v, it->record_seq, msg);
+	}
+	*last_time = t > *last_time ? t : *last_time;
+	json_decref(o);
+}
+
 /* Reads every entry in order: each must be an audit record whose time does
- * not go backwards, and the index must hold the same text at the same seq.
- * *index_ok is false when the index disagrees. */
+ * not go backwards, and the index must hold the same text at the same seq,
+ * and nothing more.  *index_ok is false when the index disagrees. */
 static void v_entries(audit_t *a, vstate_t *v, bool *index_ok)
 {
 	store_scan_t *sc;
 	if (store_scan_open(a->store, AUDIT_LOG, 0, &sc) != STORE_OK)
 		return;   /* the store check above already said why */
 	int64_t last_time = 0;
+	icursor_t ic = {.db = a->db};
 	const store_scan_item_t *it;
 	store_status_t st;
-	char msg[160];
-	uint64_t idx_after = 0;
 	while ((st = store_scan_next(sc, &it)) == STORE_OK && it) {
 		if (it->type != STORE_ITEM_LOG)
 			continue;
 		v->rep->entries++;
-		json_t *o = it->len <= AUDIT_RECORD_MAX ? json_loadb(it->data, it->len, 0, NULL) : NULL;
-		int64_t t = json_integer_value(json_object_get(o, "time_us"));
-		if (!json_is_object(o) || !json_string_value(json_object_get(o, "action"))) {
-			snprintf(msg, sizeof msg, "entry %" PRIu64 ": not an audit record", it->record_seq);
-			v_problem(v, it->record_seq, msg);
-		} else if (t < last_time) {
-			snprintf(msg, sizeof msg, "entry %" PRIu64 ": time goes backwards", it->record_seq);
-			v_problem(v, it->record_seq, msg);
-		}
-		last_time = t > last_time ? t : last_time;
-		json_decref(o);
-		if (a->db && *index_ok) {
-			db_audit_query_t q = {.after = idx_after, .limit = 1};
-			uint64_t *seqs;
-			char **recs;
-			size_t n;
-			if (db_audit_index_query(a->db, &q, &seqs, &recs, &n) == DB_OK) {
-				if (n == 1 && (seqs[0] != it->record_seq || strlen(recs[0]) != it->len ||
-				               memcmp(recs[0], it->data, it->len)))
-					*index_ok = false;
-				if (n == 1)
-					idx_after = seqs[0];
-				for (size_t i = 0; i < n; i++)
-					free(recs[i]);
-				free(seqs);
-				free(recs);
-			}
-		}
+		v_entry(v, it, &last_time);
+		if (a->db && *index_ok && !index_agrees(&ic, it))
+			*index_ok = false;
 	}
 	store_scan_close(sc);
-	/* Index rows for entries the log does not have (beyond what was read). */
-	if (a->db && *index_ok && st == STORE_OK) {
-		db_audit_query_t q = {.after = idx_after, .limit = 1};
-		uint64_t *seqs;
-		char **recs;
-		size_t n;
-		if (db_audit_index_query(a->db, &q, &seqs, &recs, &n) == DB_OK) {
-			*index_ok = n == 0;
-			for (size_t i = 0; i < n; i++)
-				free(recs[i]);
-			free(seqs);
-			free(recs);
-		}
-	}
+	uint64_t seq;
+	const char *rec;
+	/* Rows for entries the log does not have. */
+	if (a->db && *index_ok && st == STORE_OK && icursor_next(&ic, &seq, &rec))
+		*index_ok = false;
+	if (ic.failed)
+		*index_ok = true;   /* could not compare: no verdict on the index */
+	icursor_drop(&ic);
 }
 
 audit_status_t audit_verify(audit_t *a, audit_verify_cb cb, void *arg, audit_verify_report_t *out)

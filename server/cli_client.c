@@ -285,14 +285,17 @@ static int sock_connect(cli_ctx_t *c)
 	return fd;
 }
 
-static bool send_all(cli_ctx_t *c, int fd, const void *p, size_t len)
+/* Sends everything; false with errno set when the server stopped reading
+ * (which it may do after answering early: the caller still reads). */
+static bool send_all(int fd, const void *p, size_t len)
 {
 	for (size_t off = 0; off < len;) {
 		ssize_t n = send(fd, (const uint8_t *)p + off, len - off, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			cli_error("%s: sending to the server: %s", c->what, strerror(errno));
+			if (n == 0)
+				errno = EPIPE;
 			return false;
 		}
 		off += (size_t)n;
@@ -328,8 +331,9 @@ static bool send_request(cli_ctx_t *c, int fd, const char *method, const char *p
 	buf_append_str(&b, "\r\n");
 	if (body)
 		buf_append_str(&b, body);
-	bool ok = send_all(c, fd, b.data, b.len) && (!raw || send_all(c, fd, raw, raw_len));
+	bool ok = send_all(fd, b.data, b.len) && (!raw || send_all(fd, raw, raw_len));
 	buf_free(&b);
+	(void)c;
 	return ok;
 }
 
@@ -363,15 +367,20 @@ static bool remote_call(cli_ctx_t *c, const char *method, const char *path,
 	int s = sock_connect(c);
 	if (s < 0)
 		return false;
-	bool ok = send_request(c, s, method, path, query, body, raw, raw_len);
+	bool sent = send_request(c, s, method, path, query, body, raw, raw_len);
+	int send_err = sent ? 0 : errno;
 	rd_t *r = xcalloc(1, sizeof *r);
 	r->fd = s;
 	uint64_t length;
 	bool chunked;
-	if (ok && !read_head(r, status, &length, &chunked)) {
+	/* A server that refused the request before its body (a submission to
+	 * an archive that does not exist) answers and stops reading: the
+	 * answer is what counts. */
+	bool ok = read_head(r, status, &length, &chunked);
+	if (!ok && !sent)
+		cli_error("%s: sending to the server: %s", c->what, strerror(send_err));
+	else if (!ok)
 		cli_error("%s: the server sent a malformed answer", c->what);
-		ok = false;
-	}
 	buf_t b = {0};
 	sink_t sk = {.b = &b, .fd = (fd >= 0 && *status == 200) ? fd : -1};
 	if (ok && !(chunked ? rd_chunked(r, &sk) : rd_copy(r, length, &sk))) {

@@ -179,7 +179,8 @@ with Server(t, env=env, start=False,
     t.ok(p.returncode == 1 and "readpst" in p.stderr_text and "imported 0 messages" in p.stdout_text,
          "a PST readpst cannot read: reported, exit 1", p.stdout_text + p.stderr_text)
     p = s.vellum("import", "--archive", "nope", os.path.join(src, "one.eml"))
-    t.ok(p.returncode == 1 and "no archive nope" in p.stderr_text, "no such archive: refused")
+    t.ok(p.returncode == 1 and "no archive nope" in p.stderr_text, "no such archive: refused",
+         p.stdout_text + p.stderr_text)
     s.stop()
     p = s.vellum("import", os.path.join(src, "one.eml"))
     t.ok(p.returncode == 0 and "1 already archived" in p.stdout_text,

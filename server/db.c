@@ -113,14 +113,7 @@ int db_schema_latest(void)
 
 bool db_archive_name_valid(const char *s)
 {
-	if (!s || !*s || strlen(s) > DB_NAME_MAX)
-		return false;
-	if (!islower((unsigned char)s[0]) && !isdigit((unsigned char)s[0]))
-		return false;
-	for (const char *p = s; *p; p++)
-		if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && !strchr("._-", *p))
-			return false;
-	return true;
+	return util_name_valid(s);   /* the one rule (util.h) */
 }
 
 bool db_user_name_valid(const char *s)

@@ -1,14 +1,17 @@
-/* api_messages.c — GET /api/v1/messages/{id} and /messages/{id}/raw.
+/* api_messages.c — one message: GET /api/v1/messages/{id}, .../raw[?inner=1],
+ * .../body?format=text|html, .../parts/{n}.
  *
  * Does: parse "<archive>-<seq>" ids, check that the caller may read that
  * archive, answer the envelope, arrivals and integrity data from the store's
- * catalog, and stream the exact stored bytes as message/rfc822 downloads.
+ * catalog beside what the renderer (api_render.c, out of process) makes of
+ * the bytes — decoded headers, addresses, part tree, journal data, warnings
+ * — and serve the exact stored bytes, the original inside a journal report,
+ * the displayable body (HTML only under a CSP sandbox, for a sandboxed
+ * iframe) and single parts, as downloads that are never rendered inline.
  * Every view and download (and every refused attempt) is audited before
- * anything is sent.
- * The detail view also parses the message (mime.h) for its decoded
- * headers, addresses, part tree and warnings; the envelope comes from the
- * store either way, so a message that does not parse still shows.
- * Does not: read the index, or serve parts and bodies (issue 6).
+ * anything is sent.  A message the renderer cannot handle still shows its
+ * envelope, with a warning.
+ * Does not: read the index or parse mail in this process.
  *
  * Isolation: a caller without read access to an archive gets the same 404
  * for an id there as for an id that does not exist, so guessing ids tells
@@ -18,6 +21,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,31 +30,13 @@
 #include "vellum/mime.h"
 #include "vellum/store.h"
 
-/* Bytes of a message parsed for the detail view.  Headers and the part tree
- * sit in the first bytes of any real message; a larger one is parsed this
- * far and says so in its warnings ("detail_truncated"). */
-#define API_DETAIL_PARSE_MAX ((size_t)64 << 20)
-
-/* Splits "<archive>-<seq>" on the last '-' (archive names may contain '-').
- * seq is decimal, 1.., without sign or leading zeros. */
-static bool id_parse(const char *id, char archive[STORE_NAME_MAX + 1], uint64_t *seq)
-{
-	const char *dash = strrchr(id, '-');
-	if (!dash || dash == id || (size_t)(dash - id) > STORE_NAME_MAX)
-		return false;
-	const char *s = dash + 1;
-	if (!*s || *s == '0' || strspn(s, "0123456789") != strlen(s) || strlen(s) > 20)
-		return false;
-	errno = 0;
-	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || *end)
-		return false;
-	memcpy(archive, id, (size_t)(dash - id));
-	archive[dash - id] = '\0';
-	*seq = v;
-	return db_archive_name_valid(archive);
-}
+/* The policy for message HTML (issue 6): a sandbox without scripts, forms
+ * or same-origin access, nothing loaded from anywhere but the message
+ * itself (inline images as data: or cid:), inline styles allowed. */
+#define BODY_HTML_CSP "sandbox; default-src 'none'; img-src data: cid:; style-src 'unsafe-inline'"
+/* Longest filename put in a Content-Disposition header (bytes, before
+ * percent-encoding); longer names are cut (the part detail has the full one). */
+#define PART_FILENAME_MAX 200
 
 /* Resolves the {id} parameter to an archive + seq the caller may read;
  * answers the error (and audits a refusal) otherwise. */
@@ -63,7 +50,7 @@ static bool message_target(api_ctx_t *c, const char *action, char archive[STORE_
 			          c->p->name);
 		return false;
 	}
-	if (!id_parse(id, archive, seq)) {
+	if (!store_id_parse(id, archive, seq)) {
 		api_error(c, API_E_NOT_FOUND, "no message %s", id);
 		return false;
 	}
@@ -75,30 +62,84 @@ static bool message_target(api_ctx_t *c, const char *action, char archive[STORE_
 	return true;
 }
 
-static json_t *str_or_null(const char *s)
+static bool store_failed(api_ctx_t *c, store_status_t st, const char *id)
 {
-	json_t *j = s ? json_string(s) : NULL;
-	return j ? j : json_null();
+	if (st == STORE_OK)
+		return false;
+	if (st == STORE_ENOTFOUND)
+		api_error(c, API_E_NOT_FOUND, "no message %s", id);
+	else if (st == STORE_ECORRUPT)
+		api_error(c, API_E_INTERNAL, "message %s fails its integrity check: %s", id,
+		          store_strerror(st));
+	else
+		api_error(c, API_E_INTERNAL, "message %s cannot be read: %s", id, store_strerror(st));
+	return true;
+}
+
+/* Reads up to max bytes of the message into b. */
+static store_status_t read_raw(api_ctx_t *c, const char *archive, uint64_t seq, size_t max,
+                               buf_t *b)
+{
+	store_reader_t *rd = NULL;
+	store_status_t st = store_msg_open(c->app->store, archive, seq, &rd);
+	while (st == STORE_OK && b->len < max) {
+		buf_reserve(b, 65536);
+		size_t want = b->cap - b->len, got = 0;
+		if (want > max - b->len)
+			want = max - b->len;
+		st = store_reader_read(rd, b->data + b->len, want, &got);
+		if (!got)
+			break;
+		b->len += got;
+	}
+	store_reader_close(rd);
+	return st;
+}
+
+/* A target that the caller may read, the message's catalog entry, its
+ * bytes (at most MIME_INPUT_MAX), and the access audited.  False when
+ * answered. */
+static bool message_load(api_ctx_t *c, const char *action, json_t *detail, store_msg_t **m,
+                         buf_t *raw)
+{
+	char archive[STORE_NAME_MAX + 1];
+	uint64_t seq;
+	*m = NULL;
+	if (!message_target(c, action, archive, &seq))
+		return false;
+	if (store_failed(c, store_msg_get(c->app->store, archive, seq, m), c->params[0]))
+		return false;
+	if (raw && store_failed(c, read_raw(c, archive, seq, MIME_INPUT_MAX, raw), c->params[0])) {
+		store_msg_free(*m);
+		*m = NULL;
+		return false;
+	}
+	if (!api_audit(c, action, c->params[0], "ok", NULL, detail)) {
+		store_msg_free(*m);
+		*m = NULL;
+		return false;
+	}
+	return true;
 }
 
 static json_t *arrival_json(const store_arrival_t *a)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "received", api_time(a->received));
-	json_object_set_new(o, "listener", str_or_null(a->listener));
-	json_object_set_new(o, "client_addr", str_or_null(a->client_addr));
+	json_object_set_new(o, "listener", api_str(a->listener));
+	json_object_set_new(o, "client_addr", api_str(a->client_addr));
 	json_object_set_new(o, "client_port", json_integer(a->client_port));
-	json_object_set_new(o, "helo", str_or_null(a->helo));
+	json_object_set_new(o, "helo", api_str(a->helo));
 	json_object_set_new(o, "tls", a->tls_version ? json_pack("{s:s, s:o}", "version",
 	                                                         a->tls_version, "cipher",
-	                                                         str_or_null(a->tls_cipher))
+	                                                         api_str(a->tls_cipher))
 	                                             : json_null());
-	json_object_set_new(o, "auth_id", str_or_null(a->auth_id));
-	json_object_set_new(o, "mail_from", str_or_null(a->mail_from));
-	json_object_set_new(o, "mail_params", str_or_null(a->mail_params));
+	json_object_set_new(o, "auth_id", api_str(a->auth_id));
+	json_object_set_new(o, "mail_from", api_str(a->mail_from));
+	json_object_set_new(o, "mail_params", api_str(a->mail_params));
 	json_t *rcpt = json_array();
 	for (size_t i = 0; i < a->nrcpt && a->rcpt && a->rcpt[i]; i++)
-		json_array_append_new(rcpt, str_or_null(a->rcpt[i]));
+		json_array_append_new(rcpt, api_str(a->rcpt[i]));
 	json_object_set_new(o, "rcpt", rcpt);
 	json_t *flags = json_array();
 	static const struct {
@@ -113,7 +154,7 @@ static json_t *arrival_json(const store_arrival_t *a)
 	json_object_set_new(o, "flags", flags);
 	json_object_set_new(o, "position",
 	                    json_pack("{s:I, s:o, s:I}", "record_seq", (json_int_t)a->record_seq,
-	                              "segment", str_or_null(a->segment), "offset",
+	                              "segment", api_str(a->segment), "offset",
 	                              (json_int_t)a->offset));
 	return o;
 }
@@ -133,151 +174,63 @@ static json_t *message_json(const store_msg_t *m, const char *id)
 	for (size_t i = 0; i < m->narrivals; i++)
 		json_array_append_new(arr, arrival_json(&m->arrivals[i]));
 	json_object_set_new(o, "arrivals", arr);
-	/* Where the message is in the chain: its first arrival's record. */
-	if (m->narrivals)
-		json_object_set(o, "store", json_object_get(json_array_get(arr, 0), "position"));
+	/* Integrity: where the message sits in its archive's chain (its first
+	 * arrival's record), and when a verify last covered it. */
+	json_t *integ = json_object();
+	json_object_set_new(integ, "sha256", json_string(sha));
+	if (m->narrivals) {
+		json_t *pos = json_object_get(json_array_get(arr, 0), "position");
+		json_object_set(o, "store", pos);
+		json_object_set(integ, "store", pos);
+		json_object_set_new(integ, "chain_seq",
+		                    json_integer((json_int_t)m->arrivals[0].record_seq));
+	}
+	json_object_set_new(integ, "verified", json_null());
+	json_object_set_new(o, "integrity", integ);
 	return o;
 }
 
-static json_t *addrs_json(const mime_addrlist_t *l)
+/* Merges the renderer's view into o (the store's keys win), or records why
+ * there is none. */
+static void render_into(const buf_t *raw, uint64_t size, json_t *o)
 {
-	json_t *a = json_array();
-	for (size_t i = 0; i < l->n; i++) {
-		buf_t b = {0};
-		mime_addr_format(&l->v[i], &b);
-		json_array_append_new(a, str_or_null((const char *)b.data));
-		buf_free(&b);
-	}
-	return a;
-}
-
-static json_t *parts_json(const mime_info_t *in)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; i < in->nparts; i++) {
-		const mime_part_t *p = &in->parts[i];
-		json_t *o = json_pack("{s:i, s:i, s:i, s:o, s:o, s:o, s:o, s:I, s:b, s:b}", "num",
-		                      (int)p->num, "parent", (int)p->parent, "depth", (int)p->depth,
-		                      "content_type", str_or_null(p->content_type), "charset",
-		                      str_or_null(p->charset), "filename", str_or_null(p->filename),
-		                      "content_id", str_or_null(p->content_id), "size",
-		                      (json_int_t)p->size, "attachment", p->attachment, "container",
-		                      p->container);
-		json_array_append_new(a, o);
-	}
-	return a;
-}
-
-static void warnings_add(json_t *o, const char *w)
-{
-	json_t *a = json_object_get(o, "warnings");
-	if (!a) {
-		a = json_array();
-		json_object_set_new(o, "warnings", a);
-	}
-	json_array_append_new(a, json_string(w));
-}
-
-static void info_json(const mime_info_t *in, json_t *o)
-{
-	json_t *h = json_array();
-	for (size_t i = 0; i < in->nheaders; i++)
-		json_array_append_new(h, json_pack("{s:o, s:o}", "name",
-		                                   str_or_null(in->headers[i].name), "value",
-		                                   str_or_null(in->headers[i].value)));
-	json_object_set_new(o, "headers", h);
-	json_object_set_new(o, "subject", str_or_null(in->subject));
-	json_object_set_new(o, "from", addrs_json(&in->from));
-	json_object_set_new(o, "to", addrs_json(&in->to));
-	json_object_set_new(o, "cc", addrs_json(&in->cc));
-	json_object_set_new(o, "bcc", addrs_json(&in->bcc));
-	json_object_set_new(o, "date", in->flags & MIME_F_NO_DATE ? json_null() : api_time(in->date));
-	json_object_set_new(o, "message_id", str_or_null(in->message_id));
-	json_object_set_new(o, "parts", parts_json(in));
-	json_object_set_new(o, "parts_dropped", json_integer((json_int_t)in->parts_dropped));
-	json_object_set_new(o, "attachment_count", json_integer(in->attachment_count));
-	json_object_set_new(o, "journal", json_boolean(in->flags & MIME_F_JOURNAL));
-	static const struct {
-		uint32_t bit;
-		const char *name;
-	} w[] = {{MIME_F_UNPARSED, "unparsed"},   {MIME_F_TRUNCATED, "truncated"},
-	         {MIME_F_NO_DATE, "no_date"},     {MIME_F_MALFORMED, "malformed"},
-	         {MIME_F_ENCRYPTED, "encrypted"}};
-	for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
-		if (in->flags & w[i].bit)
-			warnings_add(o, w[i].name);
-}
-
-/* Reads (up to API_DETAIL_PARSE_MAX) and parses the message into o.  A
- * message whose records fail authentication is reported, not hidden. */
-static void parse_into(api_ctx_t *c, const char *archive, uint64_t seq, uint64_t size, json_t *o)
-{
-	size_t want = size > API_DETAIL_PARSE_MAX ? API_DETAIL_PARSE_MAX : (size_t)size;
-	store_reader_t *rd = NULL;
-	buf_t b = {0};
-	store_status_t st = store_msg_open(c->app->store, archive, seq, &rd);
-	if (st == STORE_OK)
-		buf_reserve(&b, want);
-	while (st == STORE_OK && b.len < want) {
-		size_t got = 0;
-		st = store_reader_read(rd, b.data + b.len, want - b.len, &got);
-		if (!got)
-			break;
-		b.len += got;
-	}
-	store_reader_close(rd);
-	if (st != STORE_OK) {
-		warnings_add(o, st == STORE_ECORRUPT ? "integrity" : "unreadable");
+	json_t *r = NULL;
+	api_render_status_t st = api_render_detail(raw->data, raw->len, &r);
+	json_t *w = json_array();
+	if (st == RENDER_OK && r) {
+		const char *key;
+		json_t *v;
+		json_object_foreach(r, key, v) {
+			if (!strcmp(key, "warnings"))
+				json_array_extend(w, v);
+			else if (!json_object_get(o, key))
+				json_object_set(o, key, v);
+		}
 	} else {
-		mime_init();
-		mime_msg_t *m = NULL;
-		mime_opts_t mo = {0};
-		if (mime_parse(b.data, b.len, &mo, &m) == MIME_OK)
-			info_json(mime_msg_info(m), o);
-		mime_msg_free(m);
-		if (size > want)
-			warnings_add(o, "detail_truncated");
+		json_array_append_new(w, json_string("render_failed"));
+		json_object_set_new(o, "render_error", json_string(api_render_strerror(st)));
 	}
-	if (!json_object_get(o, "warnings"))
-		json_object_set_new(o, "warnings", json_array());
-	buf_free(&b);
-}
-
-static bool store_failed(api_ctx_t *c, store_status_t st, const char *id)
-{
-	if (st == STORE_OK)
-		return false;
-	if (st == STORE_ENOTFOUND)
-		api_error(c, API_E_NOT_FOUND, "no message %s", id);
-	else if (st == STORE_ECORRUPT)
-		api_error(c, API_E_INTERNAL, "message %s fails its integrity check: %s", id,
-		          store_strerror(st));
-	else
-		api_error(c, API_E_INTERNAL, "message %s cannot be read: %s", id, store_strerror(st));
-	return true;
+	if (size > raw->len && !json_object_get(o, "render_error"))
+		json_array_append_new(w, json_string("input_truncated"));
+	json_decref(r);
+	json_object_set_new(o, "warnings", w);
 }
 
 void api_message_get(api_ctx_t *c)
 {
-	char archive[STORE_NAME_MAX + 1];
-	uint64_t seq;
-	if (!message_target(c, "message.view", archive, &seq))
+	store_msg_t *m;
+	buf_t raw = {0};
+	if (!message_load(c, "message.view", NULL, &m, &raw))
 		return;
-	store_msg_t *m = NULL;
-	if (store_failed(c, store_msg_get(c->app->store, archive, seq, &m), c->params[0]))
-		return;
-	if (!api_audit(c, "message.view", c->params[0], "ok", NULL, NULL)) {
-		store_msg_free(m);
-		return;
-	}
 	json_t *o = message_json(m, c->params[0]);
-	parse_into(c, archive, seq, m->size, o);
+	render_into(&raw, m->size, o);
 	store_msg_free(m);
+	buf_free(&raw);
 	api_json(c, 200, o);
 	json_decref(o);
 }
 
-/* ---- raw download ---- */
+/* ---- downloads ---- */
 
 static long raw_read(void *arg, uint8_t *buf, size_t cap)
 {
@@ -291,8 +244,62 @@ static void raw_close(void *arg)
 	store_reader_close(arg);
 }
 
+/* Headers every download carries: never rendered, never cached. */
+static void download_headers(api_response_t *r, const char *ctype, const char *disposition)
+{
+	r->status = 200;
+	free(r->content_type);
+	r->content_type = xstrdup(ctype);
+	api_response_header(r, "Content-Disposition", disposition);
+	api_response_header(r, "X-Content-Type-Options", "nosniff");
+	api_response_header(r, "Content-Security-Policy", "sandbox; default-src 'none'");
+	api_response_header(r, "Cache-Control", "no-store");
+}
+
+static void raw_inner(api_ctx_t *c)
+{
+	store_msg_t *m;
+	buf_t raw = {0};
+	json_t *d = json_pack("{s:b}", "inner", 1);
+	bool ok = message_load(c, "message.raw", d, &m, &raw);
+	json_decref(d);
+	if (!ok)
+		return;
+	store_msg_free(m);
+	buf_t inner = {0};
+	bool exact = false;
+	api_render_status_t st = api_render_inner(raw.data, raw.len, &inner, &exact);
+	buf_free(&raw);
+	if (st == RENDER_ENOTFOUND) {
+		api_error(c, API_E_NOT_FOUND, "message %s is not a journal report with an original",
+		          c->params[0]);
+	} else if (st != RENDER_OK) {
+		api_error(c, API_E_RENDER, "message %s: %s", c->params[0], api_render_strerror(st));
+	} else {
+		char disp[STORE_NAME_MAX + 64], sha[65];
+		uint8_t h[32];
+		crypto_hash_sha256(h, inner.data, inner.len);
+		util_hex(h, sizeof h, sha);
+		snprintf(disp, sizeof disp, "attachment; filename=\"%s-inner.eml\"", c->params[0]);
+		download_headers(c->resp, "message/rfc822", disp);
+		api_response_header(c->resp, "X-Vellum-Inner-Exact", exact ? "1" : "0");
+		api_response_header(c->resp, "X-Vellum-SHA256", sha);
+		buf_append(&c->resp->body, inner.data, inner.len);
+	}
+	buf_free(&inner);
+}
+
 void api_message_raw(api_ctx_t *c)
 {
+	const char *inner = api_request_query(c->req, "inner");
+	if (inner && strcmp(inner, "0") && strcmp(inner, "false")) {
+		if (strcmp(inner, "1") && strcmp(inner, "true")) {
+			api_error(c, API_E_BAD_REQUEST, "inner: 1 or 0");
+			return;
+		}
+		raw_inner(c);
+		return;
+	}
 	char archive[STORE_NAME_MAX + 1];
 	uint64_t seq;
 	if (!message_target(c, "message.raw", archive, &seq))
@@ -302,6 +309,8 @@ void api_message_raw(api_ctx_t *c)
 	if (store_failed(c, store_msg_get(c->app->store, archive, seq, &m), id))
 		return;
 	int64_t size = (int64_t)m->size;
+	char sha[65];
+	util_hex(m->sha256, sizeof m->sha256, sha);
 	store_msg_free(m);
 	store_reader_t *rd = NULL;
 	if (store_failed(c, store_msg_open(c->app->store, archive, seq, &rd), id))
@@ -310,14 +319,130 @@ void api_message_raw(api_ctx_t *c)
 		store_reader_close(rd);
 		return;
 	}
-	api_response_t *r = c->resp;
-	r->status = 200;
-	r->content_type = xstrdup("message/rfc822");
 	char disp[STORE_NAME_MAX + 64];
 	/* The id is [a-z0-9._-] and digits: safe inside a quoted filename. */
 	snprintf(disp, sizeof disp, "attachment; filename=\"%s.eml\"", id);
-	api_response_header(r, "Content-Disposition", disp);
-	api_response_header(r, "X-Content-Type-Options", "nosniff");
-	api_response_header(r, "Cache-Control", "no-store");
-	r->stream = (api_stream_t){.read = raw_read, .close = raw_close, .arg = rd, .size = size};
+	download_headers(c->resp, "message/rfc822", disp);
+	api_response_header(c->resp, "X-Vellum-SHA256", sha);
+	c->resp->stream =
+		(api_stream_t){.read = raw_read, .close = raw_close, .arg = rd, .size = size};
+}
+
+void api_message_body(api_ctx_t *c)
+{
+	const char *fmt = api_request_query(c->req, "format");
+	bool html = fmt && !strcmp(fmt, "html");
+	if (fmt && !html && strcmp(fmt, "text")) {
+		api_error(c, API_E_BAD_REQUEST, "format: text or html");
+		return;
+	}
+	store_msg_t *m;
+	buf_t raw = {0};
+	json_t *d = json_pack("{s:s}", "format", html ? "html" : "text");
+	bool ok = message_load(c, "message.body", d, &m, &raw);
+	json_decref(d);
+	if (!ok)
+		return;
+	store_msg_free(m);
+	buf_t out = {0};
+	api_render_status_t st = api_render_body(raw.data, raw.len, html, &out);
+	buf_free(&raw);
+	if (st == RENDER_ENOTFOUND) {
+		api_error(c, API_E_NOT_FOUND, "message %s has no HTML body", c->params[0]);
+	} else if (st != RENDER_OK) {
+		api_error(c, API_E_RENDER, "message %s: %s", c->params[0], api_render_strerror(st));
+	} else {
+		api_response_t *r = c->resp;
+		r->status = 200;
+		r->content_type = xstrdup(html ? "text/html; charset=utf-8" : "text/plain; charset=utf-8");
+		/* Shown in the UI's sandboxed iframe; the CSP sandbox holds even if
+		 * the page is opened on its own. */
+		api_response_header(r, "Content-Security-Policy",
+		                    html ? BODY_HTML_CSP : "sandbox; default-src 'none'");
+		api_response_header(r, "X-Content-Type-Options", "nosniff");
+		api_response_header(r, "X-Frame-Options", "SAMEORIGIN");
+		api_response_header(r, "Referrer-Policy", "no-referrer");
+		api_response_header(r, "Cache-Control", "no-store");
+		buf_append(&r->body, out.data, out.len);
+	}
+	buf_free(&out);
+}
+
+/* Content-Disposition for a part: an ASCII fallback filename and the UTF-8
+ * one (RFC 6266 §4.3, RFC 8187), with anything that could end or break the
+ * header (quotes, controls, path separators) replaced. */
+static char *part_disposition(const char *id, unsigned n, const char *filename)
+{
+	buf_t b = {0}, ascii = {0}, ext = {0};
+	char fallback[STORE_NAME_MAX + 32];
+	snprintf(fallback, sizeof fallback, "%s-part%u", id, n);
+	const char *f = filename && *filename ? filename : fallback;
+	size_t len = strlen(f) > PART_FILENAME_MAX ? PART_FILENAME_MAX : strlen(f);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)f[i];
+		bool bad = ch < 0x20 || ch == 0x7f || ch == '"' || ch == '\\' || ch == '/' || ch == ';';
+		buf_append_byte(&ascii, bad || ch >= 0x80 ? '_' : ch);
+		if (!bad && ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		             (ch >= '0' && ch <= '9') || strchr("!#$&+-.^_`|~", ch)))
+			buf_append_byte(&ext, ch);
+		else if (bad)
+			buf_append_byte(&ext, '_');
+		else
+			buf_printf(&ext, "%%%02X", ch);
+	}
+	buf_printf(&b, "attachment; filename=\"%s\"; filename*=UTF-8''%s",
+	           ascii.len ? (const char *)ascii.data : "part", ext.len ? (const char *)ext.data : "part");
+	buf_free(&ascii);
+	buf_free(&ext);
+	return buf_steal(&b);
+}
+
+/* A declared content type is passed on only when it is a plain type/subtype
+ * token; anything else is application/octet-stream. */
+static const char *part_type(const char *ct)
+{
+	if (!ct || strlen(ct) > 100 || !strchr(ct, '/'))
+		return "application/octet-stream";
+	for (const char *p = ct; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || strchr("/.+-_", *p)))
+			return "application/octet-stream";
+	return ct;
+}
+
+void api_message_part(api_ctx_t *c)
+{
+	const char *ns = c->params[1];
+	char *end;
+	errno = 0;
+	unsigned long n = strtoul(ns, &end, 10);
+	if (*ns < '1' || *ns > '9' || *end || errno || n > MIME_PARTS_MAX) {
+		api_error(c, API_E_NOT_FOUND, "no part %s (parts are numbered from 1)", ns);
+		return;
+	}
+	store_msg_t *m;
+	buf_t raw = {0};
+	json_t *d = json_pack("{s:i}", "part", (int)n);
+	bool ok = message_load(c, "message.part", d, &m, &raw);
+	json_decref(d);
+	if (!ok)
+		return;
+	store_msg_free(m);
+	buf_t out = {0};
+	char *filename = NULL, *ctype = NULL;
+	api_render_status_t st = api_render_part(raw.data, raw.len, (unsigned)n, &out, &filename,
+	                                         &ctype);
+	buf_free(&raw);
+	if (st == RENDER_ENOTFOUND) {
+		api_error(c, API_E_NOT_FOUND, "message %s has no part %lu", c->params[0], n);
+	} else if (st != RENDER_OK) {
+		api_error(c, API_E_RENDER, "message %s: %s", c->params[0], api_render_strerror(st));
+	} else {
+		char *disp = part_disposition(c->params[0], (unsigned)n, filename);
+		download_headers(c->resp, part_type(ctype), disp);
+		free(disp);
+		buf_append(&c->resp->body, out.data, out.len);
+	}
+	free(filename);
+	free(ctype);
+	buf_free(&out);
 }

@@ -5,7 +5,7 @@
  * remove grants.  Users are global, so managing them needs admin on "*"; a
  * user may read their own entry and change their own password by giving the
  * current one.  Every change is audited (never with a password in it).
- * Does not: TOTP enrolment or tokens (issue 6 adds them beside these).
+ * Does not: TOTP enrolment (api_totp.c) or tokens (api_tokens.c).
  *
  * PATCH body: {"password": "...", "current_password": "...",
  *              "disabled": true|false,
@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api_private.h"
@@ -26,15 +27,15 @@ static json_t *user_json(api_ctx_t *c, const db_user_t *u)
 	json_object_set_new(o, "disabled", json_boolean(u->disabled));
 	json_object_set_new(o, "created", api_time(u->created));
 	json_object_set_new(o, "password_changed", api_time(u->password_changed));
-	json_t *g = json_array();
+	json_object_set_new(o, "totp", json_boolean(u->totp_secret != NULL));
+	json_object_set_new(o, "totp_enrolled", u->totp_enrolled ? api_time(u->totp_enrolled)
+	                                                         : json_null());
 	db_grant_t *v = NULL;
 	size_t n = 0;
-	if (db_grant_list(c->app->db, u->name, &v, &n) == DB_OK)
-		for (size_t i = 0; i < n; i++)
-			json_array_append_new(g, json_pack("{s:s, s:s}", "role", v[i].role, "archive",
-			                                   v[i].archive));
+	if (db_grant_list(c->app->db, u->name, &v, &n) != DB_OK)
+		n = 0;
+	json_object_set_new(o, "grants", api_grants_json(v, n));
 	free(v);
-	json_object_set_new(o, "grants", g);
 	return o;
 }
 
@@ -57,28 +58,6 @@ void api_users_list(api_ctx_t *c)
 	json_decref(o);
 }
 
-/* Validates one {"role", "archive"} object; answers 400 and returns false
- * otherwise.  archive defaults to "*". */
-static bool grant_parse(api_ctx_t *c, json_t *g, const char **role, const char **archive)
-{
-	*role = json_string_value(json_object_get(g, "role"));
-	json_t *ja = json_object_get(g, "archive");
-	*archive = ja ? json_string_value(ja) : "*";
-	if (!json_is_object(g) || !*role || !auth_role_parse(*role)) {
-		api_error(c, API_E_BAD_REQUEST, "a grant needs a role: admin, auditor, legal or ingest");
-		return false;
-	}
-	if (!*archive || (strcmp(*archive, "*") && !db_archive_name_valid(*archive))) {
-		api_error(c, API_E_BAD_REQUEST, "a grant's archive is an archive name or \"*\"");
-		return false;
-	}
-	if (strcmp(*archive, "*") && !db_archive_exists(c->app->db, *archive)) {
-		api_error(c, API_E_NOT_FOUND, "no archive %s", *archive);
-		return false;
-	}
-	return true;
-}
-
 /* Applies a list of grants (add) or revokes; audits each.  Stops at the
  * first error (answered). */
 static bool grants_apply(api_ctx_t *c, const char *user, json_t *list, bool add)
@@ -90,30 +69,29 @@ static bool grants_apply(api_ctx_t *c, const char *user, json_t *list, bool add)
 		          add ? "grant" : "revoke");
 		return false;
 	}
-	size_t i;
-	json_t *g;
-	const char *role, *archive;
 	/* Validate them all first, so that a bad entry changes nothing. */
-	json_array_foreach(list, i, g)
-		if (!grant_parse(c, g, &role, &archive))
-			return false;
-	json_array_foreach(list, i, g) {
-		grant_parse(c, g, &role, &archive);
+	db_grant_t *v;
+	size_t n;
+	if (!api_grants_parse(c, list, &v, &n))
+		return false;
+	bool ok = true;
+	for (size_t i = 0; ok && i < n; i++) {
+		const char *role = v[i].role, *archive = v[i].archive;
 		db_status_t st = add ? db_grant_add(c->app->db, user, role, archive)
 		                     : db_grant_remove(c->app->db, user, role, archive);
 		if (st == DB_EEXIST || (st == DB_ENOTFOUND && !add))
 			continue;   /* already as asked: idempotent */
 		if (st != DB_OK) {
 			api_error(c, API_E_INTERNAL, "cannot change grants: %s", db_strerror(st));
-			return false;
+			ok = false;
+			break;
 		}
 		json_t *d = json_pack("{s:s, s:s}", "role", role, "archive", archive);
-		bool ok = api_audit(c, add ? "user.grant" : "user.revoke", user, "ok", NULL, d);
+		ok = api_audit(c, add ? "user.grant" : "user.revoke", user, "ok", NULL, d);
 		json_decref(d);
-		if (!ok)
-			return false;
 	}
-	return true;
+	free(v);
+	return ok;
 }
 
 void api_users_create(api_ctx_t *c)

@@ -18,8 +18,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vellum/api.h"
 #include "vellum/app.h"
 #include "vellum/audit.h"
+#include "vellum/auth.h"
 #include "vellum/db.h"
 #include "vellum/ix.h"
 #include "vellum/log.h"
@@ -98,6 +100,7 @@ static app_status_t open_modules(app_t *app)
 	if (dst != DB_OK)
 		return APP_EOPEN;
 	app->audit = audit_new(app->store);
+	audit_set_index(app->audit, app->db);
 	char *err = NULL;
 	ix_status_t ist = ix_open(app->cfg, &app->ix, &err);
 	if (ist != IX_OK) {
@@ -131,11 +134,13 @@ app_status_t app_open(config_t *cfg, app_mode_t mode, app_t **out)
 	app->mode = mode;
 	app->lock_fd = fd;
 	app->metrics = metrics_new();
+	app->guard = auth_guard_new(0);
 	st = open_modules(app);
 	if (st != APP_OK) {
 		app_close(app);
 		return st;
 	}
+	api_metrics_register(app);
 	*out = app;
 	return APP_OK;
 }
@@ -149,6 +154,7 @@ void app_close(app_t *app)
 	db_close(app->db);
 	store_close(app->store);
 	metrics_free(app->metrics);
+	auth_guard_free(app->guard);
 	if (app->lock_fd >= 0)
 		close(app->lock_fd);   /* releases the flock */
 	free(app->self_exe);

@@ -306,11 +306,13 @@ auth_status_t auth_session_create(db_t *db, auth_principal_t *p, const char *cli
 	memcpy(s.user, p->name, nl + 1);
 	snprintf(s.client, sizeof s.client, "%s", client ? client : "");
 	s.created = s.last_seen = util_now();
+	s.flags = p->enrol_totp ? DB_SESSION_ENROL_TOTP : 0;
 	auth_status_t st = from_db(db_session_create(db, &s));
 	if (st == AUTH_OK) {
 		memcpy(p->token_hash, s.token_hash, sizeof p->token_hash);
 		memcpy(p->csrf_token, s.csrf_token, sizeof p->csrf_token);
 		p->via = AUTH_VIA_SESSION;
+		p->session_created = s.created;
 	} else {
 		sodium_memzero(token, AUTH_TOKEN_LEN + 1);
 	}
@@ -357,6 +359,8 @@ auth_status_t auth_session_resolve(db_t *db, const auth_session_opts_t *o, const
 	p->via = AUTH_VIA_SESSION;
 	memcpy(p->token_hash, hash, sizeof p->token_hash);
 	memcpy(p->csrf_token, s.csrf_token, sizeof p->csrf_token);
+	p->enrol_totp = (s.flags & DB_SESSION_ENROL_TOTP) != 0;
+	p->session_created = s.created;
 	*out = p;
 	return AUTH_OK;
 }
@@ -367,4 +371,74 @@ auth_status_t auth_session_revoke(db_t *db, const auth_principal_t *p)
 		return AUTH_ENOSESSION;
 	db_status_t st = db_session_delete(db, p->token_hash);
 	return st == DB_ENOTFOUND ? AUTH_ENOSESSION : from_db(st);
+}
+
+auth_status_t auth_session_set_enrol(db_t *db, auth_principal_t *p, bool enrol)
+{
+	if (!p || p->via != AUTH_VIA_SESSION)
+		return AUTH_ENOSESSION;
+	auth_status_t st =
+		from_db(db_session_set_flags(db, p->token_hash, enrol ? DB_SESSION_ENROL_TOTP : 0));
+	if (st == AUTH_OK)
+		p->enrol_totp = enrol;
+	return st == AUTH_ENOTFOUND ? AUTH_ENOSESSION : st;
+}
+
+/* ---- API tokens ---- */
+
+auth_status_t auth_api_token_create(db_t *db, const char *name, const db_grant_t *grants,
+                                    size_t ngrants, const char *created_by, int64_t expires,
+                                    char out[AUTH_API_TOKEN_LEN + 1])
+{
+	if (sodium_init() < 0)
+		return AUTH_EIO;
+	if (!db_user_name_valid(name) || ngrants == 0)
+		return AUTH_EINVAL;
+	db_token_t t = {.grants = (db_grant_t *)grants, .ngrants = ngrants, .expires = expires};
+	snprintf(t.name, sizeof t.name, "%s", name);
+	snprintf(t.created_by, sizeof t.created_by, "%s", created_by ? created_by : "?");
+	char rnd[AUTH_TOKEN_LEN + 1];
+	random_token(rnd);
+	snprintf(out, AUTH_API_TOKEN_LEN + 1, "%s%s", AUTH_API_TOKEN_PREFIX, rnd);
+	sodium_memzero(rnd, sizeof rnd);
+	auth_token_hash(out, t.token_hash);
+	auth_status_t st = from_db(db_token_create(db, &t));
+	if (st != AUTH_OK)
+		sodium_memzero(out, AUTH_API_TOKEN_LEN + 1);
+	return st;
+}
+
+/* last_used is written at most this often (a script may make many calls). */
+#define AUTH_TOKEN_TOUCH_EVERY (60 * UTIL_US_PER_SEC)
+
+auth_status_t auth_api_token_resolve(db_t *db, const char *token, auth_principal_t **out)
+{
+	*out = NULL;
+	if (!token || strlen(token) != AUTH_API_TOKEN_LEN ||
+	    !util_str_has_prefix(token, AUTH_API_TOKEN_PREFIX))
+		return AUTH_ENOSESSION;
+	char hash[DB_TOKEN_HASH_HEX + 1];
+	auth_token_hash(token, hash);
+	db_token_t *t = NULL;
+	db_status_t dst = db_token_get_by_hash(db, hash, &t);
+	if (dst == DB_ENOTFOUND)
+		return AUTH_ENOSESSION;
+	if (dst != DB_OK)
+		return AUTH_EIO;
+	int64_t now = util_now();
+	if (t->expires && now >= t->expires) {
+		db_token_free(t);
+		return AUTH_ENOSESSION;
+	}
+	if (now - t->last_used > AUTH_TOKEN_TOUCH_EVERY)
+		db_token_touch(db, t->name, now);
+	auth_principal_t *p = xcalloc(1, sizeof *p);
+	snprintf(p->name, sizeof p->name, "token:%s", t->name);
+	p->via = AUTH_VIA_TOKEN;
+	p->grants = t->grants;   /* handed over */
+	p->ngrants = t->ngrants;
+	t->grants = NULL;
+	db_token_free(t);
+	*out = p;
+	return AUTH_OK;
 }

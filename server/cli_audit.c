@@ -1,10 +1,12 @@
-/* cli_audit.c — `vellum audit [--since T] [--user U] [--action A] [--json]`.
+/* cli_audit.c — `vellum audit [--since T] [--user U] [--action A] [--json]`
+ * and `vellum audit --verify`.
  *
  * Does: page through GET /api/v1/audit (through the running server or
  * in-process) and print every matching entry, one per line:
  *   TIME  WHO  FROM  ACTION  TARGET  OUTCOME  [count=N]  [detail JSON]
  * or the entries as a JSON array (--json).  The listing is itself audited.
- * Does not: verify the chain (--verify comes with issue 6).
+ * --verify asks GET /api/v1/audit/verify and prints each problem with the
+ * entry it concerns; exit status 0 only when the trail is intact.
  */
 #include "config.h"
 
@@ -15,11 +17,15 @@
 
 static void audit_usage(FILE *f)
 {
-	fprintf(f, "usage: vellum [-c FILE] audit [--since T] [--user U] [--action A] [--json]\n\n"
+	fprintf(f, "usage: vellum [-c FILE] audit [--since T] [--user U] [--action A] [--json]\n"
+	           "       vellum [-c FILE] audit --verify [--json]\n\n"
 	           "Lists the audit trail, oldest first.  --since takes a date (2024-03-01), a\n"
 	           "time (2024-03-01T12:00:00Z) or a duration ago (24h, 7d); --user an exact\n"
 	           "principal (alice, cli:root); --action an action (login, search, user.create)\n"
-	           "or its prefix (user).  Needs admin; audited as cli:<user>.\n");
+	           "or its prefix (user).  --verify checks the whole trail (every entry\n"
+	           "authenticated, in order, linked, none missing at the end) and names the\n"
+	           "first entry that is not as written; exit status 1 if any.  Needs admin;\n"
+	           "audited as cli:<user>.\n");
 }
 
 static void print_entry(json_t *e)
@@ -44,10 +50,53 @@ static void print_entry(json_t *e)
 	fputc('\n', stdout);
 }
 
+static int audit_verify(cli_ctx_t *c, bool json)
+{
+	int status;
+	json_t *j = NULL;
+	if (!cli_call(c, "GET", "/api/v1/audit/verify", NULL, NULL, &status, &j))
+		return 1;
+	if (status != 200) {
+		int rc = cli_api_error("audit --verify", status, j);
+		json_decref(j);
+		return rc;
+	}
+	bool intact = json_is_true(json_object_get(j, "intact"));
+	if (json) {
+		char *s = json_dumps(j, JSON_INDENT(2));
+		if (s)
+			puts(s);
+		free(s);
+	} else {
+		json_t *p;
+		size_t i;
+		json_array_foreach(json_object_get(j, "problems"), i, p) {
+			json_t *seq = json_object_get(p, "seq");
+			if (json_is_integer(seq))
+				printf("entry %lld: ", (long long)json_integer_value(seq));
+			cli_print_safe(stdout, json_string_value(json_object_get(p, "problem")));
+			fputc('\n', stdout);
+		}
+		json_t *fb = json_object_get(j, "first_bad");
+		if (intact)
+			printf("audit trail intact: %lld entries\n",
+			       (long long)json_integer_value(json_object_get(j, "entries")));
+		else if (json_is_integer(fb))
+			printf("audit trail FAILS verification: %lld problems, first at entry %lld\n",
+			       (long long)json_integer_value(json_object_get(j, "problem_count")),
+			       (long long)json_integer_value(fb));
+		else
+			printf("audit trail FAILS verification: %lld problems\n",
+			       (long long)json_integer_value(json_object_get(j, "problem_count")));
+	}
+	json_decref(j);
+	return intact ? 0 : 1;
+}
+
 int cli_audit_main(const char *config_path, int argc, char **argv)
 {
 	const char *since = NULL, *user = NULL, *action = NULL;
-	bool json = false;
+	bool json = false, verify = false;
 	for (int i = 1; i < argc; i++) {
 		const char *s = argv[i];
 		const char **opt = !strcmp(s, "--since")  ? &since
@@ -61,15 +110,26 @@ int cli_audit_main(const char *config_path, int argc, char **argv)
 			*opt = argv[++i];
 		} else if (!strcmp(s, "--json")) {
 			json = true;
+		} else if (!strcmp(s, "--verify")) {
+			verify = true;
 		} else {
 			cli_error("audit: unexpected argument '%s'", s);
 			audit_usage(stderr);
 			return 2;
 		}
 	}
+	if (verify && (since || user || action)) {
+		cli_error("audit: --verify checks the whole trail; it takes no filters");
+		return 2;
+	}
 	cli_ctx_t *c = cli_ctx_open(config_path, "audit");
 	if (!c)
 		return 1;
+	if (verify) {
+		int vrc = audit_verify(c, json);
+		cli_ctx_close(c);
+		return vrc;
+	}
 	int rc = 0;
 	char after[32] = "0";
 	json_t *all = json ? json_array() : NULL;

@@ -29,9 +29,15 @@ bool cli_ctx_remote(const cli_ctx_t *c);
 bool cli_call(cli_ctx_t *c, const char *method, const char *path, const char *const *query,
               json_t *body, int *status, json_t **out);
 
+/* POSTs len bytes of a raw message (message/rfc822) to path, streamed (the
+ * server never holds it whole); *out gets the JSON answer. */
+bool cli_upload(cli_ctx_t *c, const char *path, const char *const *query, const void *data,
+                size_t len, int *status, json_t **out);
+
 /* GET path and copy a 200 answer's body to fd as it arrives; other answers
  * are parsed as JSON into *err_json.  False when the call failed. */
-bool cli_call_stream(cli_ctx_t *c, const char *path, int fd, int *status, json_t **err_json);
+bool cli_call_stream(cli_ctx_t *c, const char *path, const char *const *query, int fd,
+                     int *status, json_t **err_json);
 
 /* Prints "vellum: what: <the API's error message>" for an error answer and
  * returns the exit status (1). */

@@ -26,9 +26,10 @@ static void search_usage(FILE *f)
 
 static void show_usage(FILE *f)
 {
-	fprintf(f, "usage: vellum [-c FILE] show [--raw | --json] ID\n\n"
-	           "Shows a message's envelope, arrivals and integrity data; --raw writes the\n"
-	           "exact bytes that arrived to standard output.  Audited as cli:<user>.\n");
+	fprintf(f, "usage: vellum [-c FILE] show [--raw [--inner] | --json] ID\n\n"
+	           "Shows a message's envelope, arrivals, headers and integrity data; --raw\n"
+	           "writes the exact bytes that arrived to standard output; --inner the original\n"
+	           "message inside a journal report instead.  Audited as cli:<user>.\n");
 }
 
 static void print_json(json_t *j)
@@ -143,6 +144,11 @@ static void print_message(json_t *m)
 	json_t *st = json_object_get(m, "store");
 	print_field("segment:   ", json_object_get(st, "segment"));
 	print_field("record:    ", json_object_get(st, "record_seq"));
+	print_field("verified:  ", json_object_get(json_object_get(m, "integrity"), "verified"));
+	json_t *w;
+	size_t wi;
+	json_array_foreach(json_object_get(m, "warnings"), wi, w)
+		print_field("warning:   ", w);
 	json_t *a;
 	size_t i;
 	json_array_foreach(json_object_get(m, "arrivals"), i, a) {
@@ -169,7 +175,7 @@ static void print_message(json_t *m)
 
 int cli_show_main(const char *config_path, int argc, char **argv)
 {
-	bool raw = false, json = false;
+	bool raw = false, json = false, inner = false;
 	const char *id = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -177,6 +183,8 @@ int cli_show_main(const char *config_path, int argc, char **argv)
 			return 0;
 		} else if (!strcmp(argv[i], "--raw")) {
 			raw = true;
+		} else if (!strcmp(argv[i], "--inner")) {
+			inner = raw = true;
 		} else if (!strcmp(argv[i], "--json")) {
 			json = true;
 		} else if (argv[i][0] == '-' || id) {
@@ -199,7 +207,8 @@ int cli_show_main(const char *config_path, int argc, char **argv)
 	snprintf(path, sizeof path, "/api/v1/messages/%s%s", id, raw ? "/raw" : "");
 	int status, rc = 0;
 	json_t *j = NULL;
-	bool ok = raw ? cli_call_stream(c, path, STDOUT_FILENO, &status, &j)
+	const char *query[] = {"inner", inner ? "1" : NULL, NULL};
+	bool ok = raw ? cli_call_stream(c, path, query, STDOUT_FILENO, &status, &j)
 	              : cli_call(c, "GET", path, NULL, NULL, &status, &j);
 	if (!ok)
 		rc = 1;

@@ -1,4 +1,4 @@
-/* cli_user.c — `vellum user add|list|passwd|grant|revoke|disable|enable`.
+/* cli_user.c — `vellum user add|list|passwd|grant|revoke|disable|enable|totp`.
  *
  * Does: parse the sub-command's arguments and call /api/v1/users through
  * the control socket or in-process (cli_client.c), print the outcome.
@@ -21,6 +21,7 @@ typedef struct user_args {
 	size_t nroles;
 	const char *archive;
 	bool password_stdin;
+	bool remove;            /* totp --remove */
 } user_args_t;
 
 static void user_usage(FILE *f)
@@ -31,12 +32,16 @@ static void user_usage(FILE *f)
 	        "       vellum [-c FILE] user passwd NAME [--password-stdin]\n"
 	        "       vellum [-c FILE] user grant NAME --role R [--archive A|*]\n"
 	        "       vellum [-c FILE] user revoke NAME --role R [--archive A|*]\n"
-	        "       vellum [-c FILE] user disable|enable NAME\n\n"
+	        "       vellum [-c FILE] user disable|enable NAME\n"
+	        "       vellum [-c FILE] user totp NAME [--remove]\n\n"
 	        "Roles: admin (archives, users; no mail content), auditor (search, read,\n"
 	        "export), legal (auditor + holds), ingest (message submission).  --archive\n"
 	        "defaults to * (every archive).  A new password is read from standard input\n"
 	        "with --password-stdin, asked for on a terminal, or else generated and\n"
-	        "printed once.  Works through the running server when there is one.\n");
+	        "printed once.  `user totp` enrols NAME in two-factor authentication (TOTP,\n"
+	        "RFC 6238) and prints the otpauth:// URI and key once, for an authenticator\n"
+	        "app; an existing enrolment is replaced.  --remove removes it.  Works through\n"
+	        "the running server when there is one.\n");
 }
 
 /* 0 = parsed, 2 = usage error (printed), -1 = --help printed. */
@@ -59,6 +64,8 @@ static int user_parse(int argc, char **argv, user_args_t *a)
 			a->archive = argv[++i];
 		} else if (!strcmp(s, "--password-stdin")) {
 			a->password_stdin = true;
+		} else if (!strcmp(s, "--remove")) {
+			a->remove = true;
 		} else if (s[0] == '-' && s[1]) {
 			cli_error("user: unknown or incomplete option '%s'", s);
 			return 2;
@@ -126,6 +133,8 @@ static int user_list(cli_ctx_t *c)
 			                                                    : "\tactive\t",
 			      stdout);
 			print_grants(u);
+			if (json_is_true(json_object_get(u, "totp")))
+				fputs("\ttotp", stdout);
 			fputc('\n', stdout);
 		}
 	}
@@ -155,6 +164,36 @@ static int user_change(cli_ctx_t *c, const char *what, const char *method, const
 		      stdout);
 		print_grants(j);
 		fputc('\n', stdout);
+	}
+	json_decref(j);
+	return rc;
+}
+
+/* `user totp NAME [--remove]`: the URI and key are printed once, here. */
+static int user_totp(cli_ctx_t *c, const user_args_t *a, const char *what, const char *upath)
+{
+	char path[192];
+	snprintf(path, sizeof path, "%s/totp", upath);
+	int status;
+	json_t *j = NULL;
+	json_t *body = a->remove ? NULL : json_object();
+	bool ok = cli_call(c, a->remove ? "DELETE" : "POST", path, NULL, body, &status, &j);
+	json_decref(body);
+	if (!ok)
+		return 1;
+	int rc = 0;
+	if (status != (a->remove ? 200 : 201)) {
+		rc = cli_api_error(what, status, j);
+	} else if (a->remove) {
+		printf("%s: two-factor authentication removed\n", a->name);
+	} else {
+		fputs("otpauth URI: ", stdout);
+		cli_print_safe(stdout, json_string_value(json_object_get(j, "otpauth_uri")));
+		fputs("\nsecret: ", stdout);
+		cli_print_safe(stdout, json_string_value(json_object_get(j, "secret")));
+		fputc('\n', stdout);
+		fprintf(stderr, "Shown once: add it to an authenticator app now (or pass the URI to "
+		                "a QR code tool).\n");
 	}
 	json_decref(j);
 	return rc;
@@ -201,8 +240,10 @@ static int user_run(cli_ctx_t *c, const user_args_t *a)
 	if (!strcmp(v, "disable") || !strcmp(v, "enable"))
 		return user_change(c, what, "PATCH", path,
 		                   json_pack("{s:b}", "disabled", !strcmp(v, "disable")), 200);
+	if (!strcmp(v, "totp"))
+		return user_totp(c, a, what, path);
 	cli_error("user: unknown sub-command '%s' (add, list, passwd, grant, revoke, disable, "
-	          "enable)", v);
+	          "enable, totp)", v);
 	return 2;
 }
 
@@ -213,13 +254,13 @@ int cli_user_main(const char *config_path, int argc, char **argv)
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	static const char *const verbs[] = {"add", "list", "passwd", "grant", "revoke",
-	                                    "disable", "enable", NULL};
+	                                    "disable", "enable", "totp", NULL};
 	size_t i = 0;
 	while (verbs[i] && strcmp(verbs[i], a.verb))
 		i++;
 	if (!verbs[i]) {
 		cli_error("user: unknown sub-command '%s' (add, list, passwd, grant, revoke, "
-		          "disable, enable)", a.verb);
+		          "disable, enable, totp)", a.verb);
 		return 2;
 	}
 	cli_ctx_t *c = cli_ctx_open(config_path, "user");

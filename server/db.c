@@ -20,16 +20,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "vellum/db.h"
+#include "db_private.h"
 #include "vellum/log.h"
 #include "vellum/util.h"
 
-struct db {
-	sqlite3 *h;
-	pthread_mutex_t lock;
-	char *path;
-	int version;
-};
 
 static const char *const migrations[] = {
 	/* 1: the foundation (issue 2). */
@@ -67,6 +61,35 @@ static const char *const migrations[] = {
 	"  last_seen INTEGER NOT NULL,"
 	"  client TEXT NOT NULL);"
 	"CREATE INDEX sessions_user ON sessions(user);",
+	/* 2: identity and audit (issue 6): TOTP per user, session flags, API
+	 * tokens with their own grants, the audit trail's query index. */
+	"ALTER TABLE users ADD COLUMN totp_secret TEXT;"
+	"ALTER TABLE users ADD COLUMN totp_last_step INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE users ADD COLUMN totp_enrolled INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE sessions ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE tokens ("
+	"  name TEXT PRIMARY KEY,"
+	"  token_hash TEXT NOT NULL UNIQUE,"
+	"  created INTEGER NOT NULL,"
+	"  created_by TEXT NOT NULL,"
+	"  last_used INTEGER NOT NULL DEFAULT 0,"
+	"  expires INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE token_grants ("
+	"  token TEXT NOT NULL REFERENCES tokens(name) ON DELETE CASCADE,"
+	"  role TEXT NOT NULL CHECK (role IN ('admin','auditor','legal','ingest')),"
+	"  archive TEXT NOT NULL,"
+	"  PRIMARY KEY (token, role, archive));"
+	"CREATE TABLE audit_index ("
+	"  seq INTEGER PRIMARY KEY,"
+	"  time_us INTEGER NOT NULL,"
+	"  who TEXT NOT NULL,"
+	"  action TEXT NOT NULL,"
+	"  record TEXT NOT NULL);"
+	"CREATE INDEX audit_index_time ON audit_index(time_us);"
+	"CREATE INDEX audit_index_who ON audit_index(who, seq);"
+	"CREATE INDEX audit_index_action ON audit_index(action, seq);"
+	"CREATE TABLE audit_index_state (through INTEGER NOT NULL);"
+	"INSERT INTO audit_index_state VALUES (0);",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -90,14 +113,7 @@ int db_schema_latest(void)
 
 bool db_archive_name_valid(const char *s)
 {
-	if (!s || !*s || strlen(s) > DB_NAME_MAX)
-		return false;
-	if (!islower((unsigned char)s[0]) && !isdigit((unsigned char)s[0]))
-		return false;
-	for (const char *p = s; *p; p++)
-		if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && !strchr("._-", *p))
-			return false;
-	return true;
+	return util_name_valid(s);   /* the one rule (util.h) */
 }
 
 bool db_user_name_valid(const char *s)
@@ -113,38 +129,38 @@ bool db_user_name_valid(const char *s)
 
 /* ---- statement helpers ---- */
 
-static db_status_t fail(db_t *db, const char *what)
+db_status_t db_fail(db_t *db, const char *what)
 {
 	log_error("db.sqlite", "op=%s path=%s err=\"%s\"", what, db->path, sqlite3_errmsg(db->h));
 	return DB_EIO;
 }
 
-static db_status_t prepare(db_t *db, const char *sql, sqlite3_stmt **st)
+db_status_t db_prepare(db_t *db, const char *sql, sqlite3_stmt **st)
 {
 	if (sqlite3_prepare_v2(db->h, sql, -1, st, NULL) != SQLITE_OK)
-		return fail(db, "prepare");
+		return db_fail(db, "prepare");
 	return DB_OK;
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
+void db_bind_text(sqlite3_stmt *st, int i, const char *s)
 {
 	sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
 }
 
-static char *col_text(sqlite3_stmt *st, int i)
+char *db_col_text(sqlite3_stmt *st, int i)
 {
 	const unsigned char *t = sqlite3_column_text(st, i);
 	return xstrdup(t ? (const char *)t : "");
 }
 
-static void col_copy(sqlite3_stmt *st, int i, char *out, size_t n)
+void db_col_copy(sqlite3_stmt *st, int i, char *out, size_t n)
 {
 	const unsigned char *t = sqlite3_column_text(st, i);
 	snprintf(out, n, "%s", t ? (const char *)t : "");
 }
 
 /* Steps a statement that returns no rows; maps constraint failures. */
-static db_status_t step_done(db_t *db, sqlite3_stmt *st, const char *what)
+db_status_t db_step_done(db_t *db, sqlite3_stmt *st, const char *what)
 {
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE)
@@ -157,10 +173,10 @@ static db_status_t step_done(db_t *db, sqlite3_stmt *st, const char *what)
 			return DB_ENOTFOUND;
 		return DB_EINVAL;
 	}
-	return fail(db, what);
+	return db_fail(db, what);
 }
 
-static db_status_t exec(db_t *db, const char *sql, const char *what)
+db_status_t db_exec(db_t *db, const char *sql, const char *what)
 {
 	char *err = NULL;
 	if (sqlite3_exec(db->h, sql, NULL, NULL, &err) != SQLITE_OK) {
@@ -177,10 +193,10 @@ static db_status_t read_version(db_t *db, int *v)
 {
 	sqlite3_stmt *st;
 	*v = 0;
-	if (exec(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+	if (db_exec(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
 	         "schema_version") != DB_OK)
 		return DB_EIO;
-	if (prepare(db, "SELECT max(version) FROM schema_version", &st) != DB_OK)
+	if (db_prepare(db, "SELECT max(version) FROM schema_version", &st) != DB_OK)
 		return DB_EIO;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		*v = sqlite3_column_int(st, 0);
@@ -190,20 +206,20 @@ static db_status_t read_version(db_t *db, int *v)
 
 static db_status_t migrate_one(db_t *db, int to)
 {
-	if (exec(db, "BEGIN IMMEDIATE", "migrate.begin") != DB_OK)
+	if (db_exec(db, "BEGIN IMMEDIATE", "migrate.begin") != DB_OK)
 		return DB_EIO;
 	char *set = xasprintf("DELETE FROM schema_version; INSERT INTO schema_version VALUES (%d)", to);
-	db_status_t st = exec(db, migrations[to - 1], "migrate");
+	db_status_t st = db_exec(db, migrations[to - 1], "migrate");
 	if (st == DB_OK)
-		st = exec(db, set, "migrate.version");
+		st = db_exec(db, set, "migrate.version");
 	free(set);
 	if (st == DB_OK && util_fault("db.migrate"))
 		st = DB_EIO;
 	if (st != DB_OK) {
-		exec(db, "ROLLBACK", "migrate.rollback");
+		db_exec(db, "ROLLBACK", "migrate.rollback");
 		return st;
 	}
-	if (exec(db, "COMMIT", "migrate.commit") != DB_OK)
+	if (db_exec(db, "COMMIT", "migrate.commit") != DB_OK)
 		return DB_EIO;
 	/* Creating a new file is routine; upgrading an existing one is news. */
 	log_event(to == 1 ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, "db.migrate", "path=%s version=%d",
@@ -248,7 +264,7 @@ db_status_t db_open(const char *path, db_t **out)
 	if (st == DB_OK)
 		sqlite3_busy_timeout(db->h, 5000);
 	if (st == DB_OK)
-		st = exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON",
+		st = db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON",
 		          "pragma");
 	if (st == DB_OK)
 		st = migrate(db);
@@ -282,14 +298,14 @@ static db_status_t insert_list(db_t *db, const char *sql, const char *name, char
                                size_t n)
 {
 	sqlite3_stmt *st;
-	if (prepare(db, sql, &st) != DB_OK)
+	if (db_prepare(db, sql, &st) != DB_OK)
 		return DB_EIO;
 	db_status_t rc = DB_OK;
 	for (size_t i = 0; i < n && rc == DB_OK; i++) {
 		sqlite3_reset(st);
-		bind_text(st, 1, name);
-		bind_text(st, 2, v[i]);
-		rc = step_done(db, st, "archive.list_insert");
+		db_bind_text(st, 1, name);
+		db_bind_text(st, 2, v[i]);
+		rc = db_step_done(db, st, "archive.list_insert");
 		if (rc == DB_EEXIST)   /* a repeated address is the same address */
 			rc = DB_OK;
 	}
@@ -303,15 +319,15 @@ static db_status_t archive_insert(db_t *db, const db_archive_t *a)
 	util_duration_format(&a->retention, ret, sizeof ret);
 	util_duration_format(&a->quiet_alert, quiet, sizeof quiet);
 	sqlite3_stmt *st;
-	if (prepare(db, "INSERT INTO archives (name, retention, quiet_alert, compliance, created)"
+	if (db_prepare(db, "INSERT INTO archives (name, retention, quiet_alert, compliance, created)"
 	                " VALUES (?, ?, ?, ?, ?)", &st) != DB_OK)
 		return DB_EIO;
-	bind_text(st, 1, a->name);
-	bind_text(st, 2, ret);
-	bind_text(st, 3, quiet);
+	db_bind_text(st, 1, a->name);
+	db_bind_text(st, 2, ret);
+	db_bind_text(st, 3, quiet);
 	sqlite3_bind_int(st, 4, a->compliance);
 	sqlite3_bind_int64(st, 5, a->created ? a->created : util_now());
-	db_status_t rc = step_done(db, st, "archive.insert");
+	db_status_t rc = db_step_done(db, st, "archive.insert");
 	sqlite3_finalize(st);
 	if (rc == DB_OK)
 		rc = insert_list(db, "INSERT INTO archive_addresses (archive, address) VALUES (?, ?)",
@@ -328,13 +344,13 @@ db_status_t db_archive_create(db_t *db, const db_archive_t *a)
 	if (!db_archive_name_valid(a->name))
 		return DB_EINVAL;
 	pthread_mutex_lock(&db->lock);
-	db_status_t rc = exec(db, "BEGIN IMMEDIATE", "archive.begin");
+	db_status_t rc = db_exec(db, "BEGIN IMMEDIATE", "archive.begin");
 	if (rc == DB_OK) {
 		rc = archive_insert(db, a);
 		if (rc == DB_OK)
-			rc = exec(db, "COMMIT", "archive.commit");
+			rc = db_exec(db, "COMMIT", "archive.commit");
 		else
-			exec(db, "ROLLBACK", "archive.rollback");
+			db_exec(db, "ROLLBACK", "archive.rollback");
 	}
 	pthread_mutex_unlock(&db->lock);
 	return rc;
@@ -345,24 +361,24 @@ static db_status_t load_list(db_t *db, const char *sql, const char *name, char *
 	sqlite3_stmt *st;
 	*out = xcalloc(1, sizeof **out);
 	*n = 0;
-	if (prepare(db, sql, &st) != DB_OK)
+	if (db_prepare(db, sql, &st) != DB_OK)
 		return DB_EIO;
-	bind_text(st, 1, name);
+	db_bind_text(st, 1, name);
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		*out = xrealloc(*out, (*n + 2) * sizeof **out);
-		(*out)[(*n)++] = col_text(st, 0);
+		(*out)[(*n)++] = db_col_text(st, 0);
 		(*out)[*n] = NULL;
 	}
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? DB_OK : fail(db, "archive.list_load");
+	return rc == SQLITE_DONE ? DB_OK : db_fail(db, "archive.list_load");
 }
 
 static db_status_t archive_fill(db_t *db, sqlite3_stmt *st, db_archive_t *a)
 {
 	memset(a, 0, sizeof *a);
-	a->name = col_text(st, 0);
-	char *ret = col_text(st, 1), *quiet = col_text(st, 2);
+	a->name = db_col_text(st, 0);
+	char *ret = db_col_text(st, 1), *quiet = db_col_text(st, 2);
 	if (util_parse_duration(ret, &a->retention) != UTIL_OK)
 		log_warn("db.archive", "name=%s bad_retention=%s", a->name, ret);
 	if (util_parse_duration(quiet, &a->quiet_alert) != UTIL_OK)
@@ -390,9 +406,9 @@ db_status_t db_archive_get(db_t *db, const char *name, db_archive_t **out)
 	*out = NULL;
 	pthread_mutex_lock(&db->lock);
 	sqlite3_stmt *st;
-	db_status_t rc = prepare(db, "SELECT " ARCHIVE_COLS " FROM archives WHERE name = ?", &st);
+	db_status_t rc = db_prepare(db, "SELECT " ARCHIVE_COLS " FROM archives WHERE name = ?", &st);
 	if (rc == DB_OK) {
-		bind_text(st, 1, name);
+		db_bind_text(st, 1, name);
 		int s = sqlite3_step(st);
 		if (s == SQLITE_ROW) {
 			db_archive_t *a = xcalloc(1, sizeof *a);
@@ -402,7 +418,7 @@ db_status_t db_archive_get(db_t *db, const char *name, db_archive_t **out)
 			else
 				db_archive_free(a);
 		} else {
-			rc = s == SQLITE_DONE ? DB_ENOTFOUND : fail(db, "archive.get");
+			rc = s == SQLITE_DONE ? DB_ENOTFOUND : db_fail(db, "archive.get");
 		}
 		sqlite3_finalize(st);
 	}
@@ -416,7 +432,7 @@ db_status_t db_archive_list(db_t *db, db_archive_t **out, size_t *n)
 	*n = 0;
 	pthread_mutex_lock(&db->lock);
 	sqlite3_stmt *st = NULL;
-	db_status_t rc = prepare(db, "SELECT " ARCHIVE_COLS " FROM archives ORDER BY name", &st);
+	db_status_t rc = db_prepare(db, "SELECT " ARCHIVE_COLS " FROM archives ORDER BY name", &st);
 	db_archive_t *v = NULL;
 	size_t count = 0;
 	int s = SQLITE_DONE;
@@ -425,7 +441,7 @@ db_status_t db_archive_list(db_t *db, db_archive_t **out, size_t *n)
 		rc = archive_fill(db, st, &v[count++]);
 	}
 	if (rc == DB_OK && s != SQLITE_DONE)
-		rc = fail(db, "archive.list");
+		rc = db_fail(db, "archive.list");
 	if (st)
 		sqlite3_finalize(st);
 	pthread_mutex_unlock(&db->lock);
@@ -477,15 +493,15 @@ db_status_t db_user_create(db_t *db, const char *name, const char *hash)
 		return DB_EINVAL;
 	pthread_mutex_lock(&db->lock);
 	sqlite3_stmt *st;
-	db_status_t rc = prepare(db, "INSERT INTO users (name, password_hash, disabled, created,"
+	db_status_t rc = db_prepare(db, "INSERT INTO users (name, password_hash, disabled, created,"
 	                             " password_changed) VALUES (?, ?, 0, ?, ?)", &st);
 	if (rc == DB_OK) {
 		int64_t now = util_now();
-		bind_text(st, 1, name);
-		bind_text(st, 2, hash);
+		db_bind_text(st, 1, name);
+		db_bind_text(st, 2, hash);
 		sqlite3_bind_int64(st, 3, now);
 		sqlite3_bind_int64(st, 4, now);
-		rc = step_done(db, st, "user.create");
+		rc = db_step_done(db, st, "user.create");
 		sqlite3_finalize(st);
 	}
 	pthread_mutex_unlock(&db->lock);
@@ -494,29 +510,35 @@ db_status_t db_user_create(db_t *db, const char *name, const char *hash)
 
 static void user_fill(sqlite3_stmt *st, db_user_t *u)
 {
-	u->name = col_text(st, 0);
-	u->password_hash = col_text(st, 1);
+	u->name = db_col_text(st, 0);
+	u->password_hash = db_col_text(st, 1);
 	u->disabled = sqlite3_column_int(st, 2) != 0;
 	u->created = sqlite3_column_int64(st, 3);
 	u->password_changed = sqlite3_column_int64(st, 4);
+	const unsigned char *t = sqlite3_column_text(st, 5);
+	u->totp_secret = t && *t ? xstrdup((const char *)t) : NULL;
+	u->totp_last_step = sqlite3_column_int64(st, 6);
+	u->totp_enrolled = sqlite3_column_int64(st, 7);
 }
 
-#define USER_COLS "name, password_hash, disabled, created, password_changed"
+#define USER_COLS                                                                         \
+	"name, password_hash, disabled, created, password_changed, totp_secret, totp_last_step, " \
+	"totp_enrolled"
 
 db_status_t db_user_get(db_t *db, const char *name, db_user_t **out)
 {
 	*out = NULL;
 	pthread_mutex_lock(&db->lock);
 	sqlite3_stmt *st;
-	db_status_t rc = prepare(db, "SELECT " USER_COLS " FROM users WHERE name = ?", &st);
+	db_status_t rc = db_prepare(db, "SELECT " USER_COLS " FROM users WHERE name = ?", &st);
 	if (rc == DB_OK) {
-		bind_text(st, 1, name);
+		db_bind_text(st, 1, name);
 		int s = sqlite3_step(st);
 		if (s == SQLITE_ROW) {
 			*out = xcalloc(1, sizeof **out);
 			user_fill(st, *out);
 		} else {
-			rc = s == SQLITE_DONE ? DB_ENOTFOUND : fail(db, "user.get");
+			rc = s == SQLITE_DONE ? DB_ENOTFOUND : db_fail(db, "user.get");
 		}
 		sqlite3_finalize(st);
 	}
@@ -530,7 +552,7 @@ db_status_t db_user_list(db_t *db, db_user_t **out, size_t *n)
 	*n = 0;
 	pthread_mutex_lock(&db->lock);
 	sqlite3_stmt *st;
-	db_status_t rc = prepare(db, "SELECT " USER_COLS " FROM users ORDER BY name", &st);
+	db_status_t rc = db_prepare(db, "SELECT " USER_COLS " FROM users ORDER BY name", &st);
 	if (rc == DB_OK) {
 		int s;
 		while ((s = sqlite3_step(st)) == SQLITE_ROW) {
@@ -539,7 +561,7 @@ db_status_t db_user_list(db_t *db, db_user_t **out, size_t *n)
 			user_fill(st, &(*out)[(*n)++]);
 		}
 		if (s != SQLITE_DONE)
-			rc = fail(db, "user.list");
+			rc = db_fail(db, "user.list");
 		sqlite3_finalize(st);
 	}
 	pthread_mutex_unlock(&db->lock);
@@ -547,20 +569,20 @@ db_status_t db_user_list(db_t *db, db_user_t **out, size_t *n)
 }
 
 /* Runs an UPDATE/DELETE with text parameters; DB_ENOTFOUND when no row changed. */
-static db_status_t modify(db_t *db, const char *sql, const char *what, int64_t num,
+db_status_t db_modify(db_t *db, const char *sql, const char *what, int64_t num,
                           const char *a, const char *b, const char *c)
 {
 	pthread_mutex_lock(&db->lock);
 	sqlite3_stmt *st;
-	db_status_t rc = prepare(db, sql, &st);
+	db_status_t rc = db_prepare(db, sql, &st);
 	if (rc == DB_OK) {
 		int i = 1;
 		if (strstr(sql, ":n"))  /* a leading numeric parameter, named :n */
 			sqlite3_bind_int64(st, i++, num);
 		const char *args[] = {a, b, c};
 		for (size_t k = 0; k < 3 && args[k]; k++)
-			bind_text(st, i++, args[k]);
-		rc = step_done(db, st, what);
+			db_bind_text(st, i++, args[k]);
+		rc = db_step_done(db, st, what);
 		if (rc == DB_OK && sqlite3_changes(db->h) == 0)
 			rc = DB_ENOTFOUND;
 		sqlite3_finalize(st);
@@ -574,39 +596,90 @@ db_status_t db_user_set_password(db_t *db, const char *name, const char *hash)
 	if (!hash || !*hash)
 		return DB_EINVAL;
 	/* :n is bound first (the time), then the text parameters in order. */
-	return modify(db, "UPDATE users SET password_changed = :n, password_hash = ? WHERE name = ?",
+	return db_modify(db, "UPDATE users SET password_changed = :n, password_hash = ? WHERE name = ?",
 	              "user.passwd", util_now(), hash, name, NULL);
 }
 
 db_status_t db_user_set_disabled(db_t *db, const char *name, bool disabled)
 {
-	return modify(db, "UPDATE users SET disabled = :n WHERE name = ?", "user.disable",
+	return db_modify(db, "UPDATE users SET disabled = :n WHERE name = ?", "user.disable",
 	              disabled, name, NULL, NULL);
+}
+
+db_status_t db_user_set_totp(db_t *db, const char *name, const char *secret)
+{
+	if (secret && !*secret)
+		return DB_EINVAL;
+	pthread_mutex_lock(&db->lock);
+	sqlite3_stmt *st;
+	db_status_t rc = db_prepare(db, "UPDATE users SET totp_secret = ?, totp_last_step = 0,"
+	                             " totp_enrolled = ? WHERE name = ?", &st);
+	if (rc == DB_OK) {
+		if (secret)
+			db_bind_text(st, 1, secret);
+		else
+			sqlite3_bind_null(st, 1);
+		sqlite3_bind_int64(st, 2, secret ? util_now() : 0);
+		db_bind_text(st, 3, name);
+		rc = db_step_done(db, st, "user.totp");
+		if (rc == DB_OK && sqlite3_changes(db->h) == 0)
+			rc = DB_ENOTFOUND;
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&db->lock);
+	return rc;
+}
+
+db_status_t db_user_totp_use(db_t *db, const char *name, int64_t step)
+{
+	/* One statement, so two logins racing with the same code cannot both
+	 * win: only the first moves totp_last_step. */
+	pthread_mutex_lock(&db->lock);
+	sqlite3_stmt *st;
+	db_status_t rc = db_prepare(db, "UPDATE users SET totp_last_step = ? WHERE name = ?"
+	                             " AND totp_last_step < ?", &st);
+	if (rc == DB_OK) {
+		sqlite3_bind_int64(st, 1, step);
+		db_bind_text(st, 2, name);
+		sqlite3_bind_int64(st, 3, step);
+		rc = db_step_done(db, st, "user.totp_use");
+		if (rc == DB_OK && sqlite3_changes(db->h) == 0)
+			rc = DB_EEXIST;
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&db->lock);
+	return rc;
+}
+
+static void user_clear(db_user_t *u)
+{
+	free(u->name);
+	if (u->password_hash)
+		explicit_bzero(u->password_hash, strlen(u->password_hash));
+	free(u->password_hash);
+	if (u->totp_secret)
+		explicit_bzero(u->totp_secret, strlen(u->totp_secret));
+	free(u->totp_secret);
 }
 
 void db_user_free(db_user_t *u)
 {
 	if (!u)
 		return;
-	free(u->name);
-	if (u->password_hash)
-		explicit_bzero(u->password_hash, strlen(u->password_hash));
-	free(u->password_hash);
+	user_clear(u);
 	free(u);
 }
 
 void db_user_list_free(db_user_t *v, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		free(v[i].name);
-		free(v[i].password_hash);
-	}
+	for (size_t i = 0; i < n; i++)
+		user_clear(&v[i]);
 	free(v);
 }
 
 /* ---- grants ---- */
 
-static bool role_valid(const char *r)
+bool db_role_valid(const char *r)
 {
 	return r && (!strcmp(r, "admin") || !strcmp(r, "auditor") || !strcmp(r, "legal") ||
 	             !strcmp(r, "ingest"));
@@ -614,18 +687,18 @@ static bool role_valid(const char *r)
 
 db_status_t db_grant_add(db_t *db, const char *user, const char *role, const char *archive)
 {
-	if (!role_valid(role) || !archive || (strcmp(archive, "*") && !db_archive_name_valid(archive)))
+	if (!db_role_valid(role) || !archive || (strcmp(archive, "*") && !db_archive_name_valid(archive)))
 		return DB_EINVAL;
 	pthread_mutex_lock(&db->lock);
 	sqlite3_stmt *st;
-	db_status_t rc = prepare(db, "INSERT INTO grants (user, role, archive, created)"
+	db_status_t rc = db_prepare(db, "INSERT INTO grants (user, role, archive, created)"
 	                             " VALUES (?, ?, ?, ?)", &st);
 	if (rc == DB_OK) {
-		bind_text(st, 1, user);
-		bind_text(st, 2, role);
-		bind_text(st, 3, archive);
+		db_bind_text(st, 1, user);
+		db_bind_text(st, 2, role);
+		db_bind_text(st, 3, archive);
 		sqlite3_bind_int64(st, 4, util_now());
-		rc = step_done(db, st, "grant.add");
+		rc = db_step_done(db, st, "grant.add");
 		sqlite3_finalize(st);
 	}
 	pthread_mutex_unlock(&db->lock);
@@ -634,7 +707,7 @@ db_status_t db_grant_add(db_t *db, const char *user, const char *role, const cha
 
 db_status_t db_grant_remove(db_t *db, const char *user, const char *role, const char *archive)
 {
-	return modify(db, "DELETE FROM grants WHERE user = ? AND role = ? AND archive = ?",
+	return db_modify(db, "DELETE FROM grants WHERE user = ? AND role = ? AND archive = ?",
 	              "grant.remove", 0, user, role, archive);
 }
 
@@ -644,19 +717,19 @@ db_status_t db_grant_list(db_t *db, const char *user, db_grant_t **out, size_t *
 	*n = 0;
 	pthread_mutex_lock(&db->lock);
 	sqlite3_stmt *st;
-	db_status_t rc = prepare(db, "SELECT role, archive FROM grants WHERE user = ?"
+	db_status_t rc = db_prepare(db, "SELECT role, archive FROM grants WHERE user = ?"
 	                             " ORDER BY role, archive", &st);
 	if (rc == DB_OK) {
-		bind_text(st, 1, user);
+		db_bind_text(st, 1, user);
 		int s;
 		while ((s = sqlite3_step(st)) == SQLITE_ROW) {
 			*out = xrealloc(*out, (*n + 1) * sizeof **out);
-			col_copy(st, 0, (*out)[*n].role, sizeof (*out)[*n].role);
-			col_copy(st, 1, (*out)[*n].archive, sizeof (*out)[*n].archive);
+			db_col_copy(st, 0, (*out)[*n].role, sizeof (*out)[*n].role);
+			db_col_copy(st, 1, (*out)[*n].archive, sizeof (*out)[*n].archive);
 			(*n)++;
 		}
 		if (s != SQLITE_DONE)
-			rc = fail(db, "grant.list");
+			rc = db_fail(db, "grant.list");
 		sqlite3_finalize(st);
 	}
 	pthread_mutex_unlock(&db->lock);
@@ -669,16 +742,17 @@ db_status_t db_session_create(db_t *db, const db_session_t *s)
 {
 	pthread_mutex_lock(&db->lock);
 	sqlite3_stmt *st;
-	db_status_t rc = prepare(db, "INSERT INTO sessions (token_hash, user, csrf_token, created,"
-	                             " last_seen, client) VALUES (?, ?, ?, ?, ?, ?)", &st);
+	db_status_t rc = db_prepare(db, "INSERT INTO sessions (token_hash, user, csrf_token, created,"
+	                             " last_seen, client, flags) VALUES (?, ?, ?, ?, ?, ?, ?)", &st);
 	if (rc == DB_OK) {
-		bind_text(st, 1, s->token_hash);
-		bind_text(st, 2, s->user);
-		bind_text(st, 3, s->csrf_token);
+		db_bind_text(st, 1, s->token_hash);
+		db_bind_text(st, 2, s->user);
+		db_bind_text(st, 3, s->csrf_token);
 		sqlite3_bind_int64(st, 4, s->created);
 		sqlite3_bind_int64(st, 5, s->last_seen);
-		bind_text(st, 6, s->client);
-		rc = step_done(db, st, "session.create");
+		db_bind_text(st, 6, s->client);
+		sqlite3_bind_int64(st, 7, s->flags);
+		rc = db_step_done(db, st, "session.create");
 		sqlite3_finalize(st);
 	}
 	pthread_mutex_unlock(&db->lock);
@@ -690,20 +764,21 @@ db_status_t db_session_get(db_t *db, const char *token_hash, db_session_t *out)
 	memset(out, 0, sizeof *out);
 	pthread_mutex_lock(&db->lock);
 	sqlite3_stmt *st;
-	db_status_t rc = prepare(db, "SELECT token_hash, user, csrf_token, created, last_seen, client"
-	                             " FROM sessions WHERE token_hash = ?", &st);
+	db_status_t rc = db_prepare(db, "SELECT token_hash, user, csrf_token, created, last_seen, client,"
+	                             " flags FROM sessions WHERE token_hash = ?", &st);
 	if (rc == DB_OK) {
-		bind_text(st, 1, token_hash);
+		db_bind_text(st, 1, token_hash);
 		int s = sqlite3_step(st);
 		if (s == SQLITE_ROW) {
-			col_copy(st, 0, out->token_hash, sizeof out->token_hash);
-			col_copy(st, 1, out->user, sizeof out->user);
-			col_copy(st, 2, out->csrf_token, sizeof out->csrf_token);
+			db_col_copy(st, 0, out->token_hash, sizeof out->token_hash);
+			db_col_copy(st, 1, out->user, sizeof out->user);
+			db_col_copy(st, 2, out->csrf_token, sizeof out->csrf_token);
 			out->created = sqlite3_column_int64(st, 3);
 			out->last_seen = sqlite3_column_int64(st, 4);
-			col_copy(st, 5, out->client, sizeof out->client);
+			db_col_copy(st, 5, out->client, sizeof out->client);
+			out->flags = (uint32_t)sqlite3_column_int64(st, 6);
 		} else {
-			rc = s == SQLITE_DONE ? DB_ENOTFOUND : fail(db, "session.get");
+			rc = s == SQLITE_DONE ? DB_ENOTFOUND : db_fail(db, "session.get");
 		}
 		sqlite3_finalize(st);
 	}
@@ -713,19 +788,19 @@ db_status_t db_session_get(db_t *db, const char *token_hash, db_session_t *out)
 
 db_status_t db_session_touch(db_t *db, const char *token_hash, int64_t now)
 {
-	return modify(db, "UPDATE sessions SET last_seen = :n WHERE token_hash = ?", "session.touch",
+	return db_modify(db, "UPDATE sessions SET last_seen = :n WHERE token_hash = ?", "session.touch",
 	              now, token_hash, NULL, NULL);
 }
 
 db_status_t db_session_delete(db_t *db, const char *token_hash)
 {
-	return modify(db, "DELETE FROM sessions WHERE token_hash = ?", "session.delete", 0,
+	return db_modify(db, "DELETE FROM sessions WHERE token_hash = ?", "session.delete", 0,
 	              token_hash, NULL, NULL);
 }
 
 db_status_t db_session_delete_user(db_t *db, const char *user)
 {
-	db_status_t rc = modify(db, "DELETE FROM sessions WHERE user = ?", "session.delete_user", 0,
+	db_status_t rc = db_modify(db, "DELETE FROM sessions WHERE user = ?", "session.delete_user", 0,
 	                        user, NULL, NULL);
 	return rc == DB_ENOTFOUND ? DB_OK : rc;
 }
@@ -735,15 +810,40 @@ db_status_t db_session_expire(db_t *db, int64_t idle_before, int64_t created_bef
 {
 	pthread_mutex_lock(&db->lock);
 	sqlite3_stmt *st;
-	db_status_t rc = prepare(db, "DELETE FROM sessions WHERE last_seen < ? OR created < ?", &st);
+	db_status_t rc = db_prepare(db, "DELETE FROM sessions WHERE last_seen < ? OR created < ?", &st);
 	if (rc == DB_OK) {
 		sqlite3_bind_int64(st, 1, idle_before);
 		sqlite3_bind_int64(st, 2, created_before);
-		rc = step_done(db, st, "session.expire");
+		rc = db_step_done(db, st, "session.expire");
 		if (removed)
 			*removed = rc == DB_OK ? (uint64_t)sqlite3_changes(db->h) : 0;
 		sqlite3_finalize(st);
 	}
 	pthread_mutex_unlock(&db->lock);
 	return rc;
+}
+
+db_status_t db_session_set_flags(db_t *db, const char *token_hash, uint32_t flags)
+{
+	return db_modify(db, "UPDATE sessions SET flags = :n WHERE token_hash = ?", "session.flags",
+	              flags, token_hash, NULL, NULL);
+}
+
+int64_t db_session_count(db_t *db, int64_t idle_before, int64_t created_before)
+{
+	pthread_mutex_lock(&db->lock);
+	sqlite3_stmt *st;
+	int64_t n = -1;
+	if (db_prepare(db, "SELECT count(*) FROM sessions WHERE last_seen >= ? AND created >= ?",
+	            &st) == DB_OK) {
+		sqlite3_bind_int64(st, 1, idle_before);
+		sqlite3_bind_int64(st, 2, created_before);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = sqlite3_column_int64(st, 0);
+		else
+			db_fail(db, "session.count");
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&db->lock);
+	return n;
 }

@@ -6,14 +6,21 @@
  * API_BODY_MAX), turn it into an api_request_t, call api_handle, and turn the
  * api_response_t into an MHD response (JSON, plain, or streamed).  On the
  * control socket the caller is identified by SO_PEERCRED.
- * Does not: route, authenticate sessions or build JSON (api_*.c), or TLS yet
- * (issue 6 adds MHD_USE_TLS with the [http] tls_cert/tls_key).
+ * With [http] tls_cert and tls_key the TCP listener speaks HTTPS (GnuTLS
+ * through MHD, TLS 1.2+); without them it refuses to listen off loopback
+ * unless allow_plain_http.  Message submissions stream their body into
+ * the API (api_upload_*) instead of buffering it; request framing that
+ * could smuggle a second request (Transfer-Encoding with Content-Length)
+ * is refused with 400.
+ * Does not: route, authenticate sessions or build JSON (api_*.c).
  */
 #include "config.h"
 
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -46,6 +53,8 @@ struct http_server {
 	struct MHD_Daemon *control;
 	char addr[128];
 	char *sock_path;
+	bool tls;               /* the TCP listener speaks HTTPS */
+	buf_t cert, key;        /* PEM, kept for MHD's lifetime */
 };
 
 typedef enum { VIA_TCP, VIA_CONTROL } via_t;
@@ -60,6 +69,9 @@ struct req {
 	buf_t body;
 	bool too_big;
 	bool handled;
+	api_upload_t *upload;   /* a streamed body (message submission) */
+	auth_principal_t *peer; /* control socket: the caller (owned) */
+	char client[64];
 };
 
 const char *http_strerror(http_status_t st)
@@ -178,16 +190,16 @@ static struct MHD_Response *mhd_response(api_response_t *r)
 	return m;
 }
 
-static enum MHD_Result answer(struct listener *l, struct MHD_Connection *conn, const char *url,
-                              const char *method, struct req *rq)
+/* Fills req from the connection: headers, query, client, transport.  The
+ * arrays hv/qv hold what req points to. */
+static void request_build(struct listener *l, struct MHD_Connection *conn, const char *url,
+                          const char *method, struct req *rq, api_kv_t *hv, api_kv_t *qv,
+                          api_request_t *req)
 {
-	http_server_t *s = l->srv;
-	api_kv_t hv[HTTP_HEADERS_MAX], qv[HTTP_QUERY_MAX];
 	struct kvs headers = {hv, 0, HTTP_HEADERS_MAX}, query = {qv, 0, HTTP_QUERY_MAX};
 	MHD_get_connection_values(conn, MHD_HEADER_KIND, kv_collect, &headers);
 	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, kv_collect, &query);
-	char client[64] = "";
-	api_request_t req = {
+	*req = (api_request_t){
 		.method = method,
 		.path = url,
 		.query = qv,
@@ -197,42 +209,142 @@ static enum MHD_Result answer(struct listener *l, struct MHD_Connection *conn, c
 		.body = rq->body.data,
 		.body_len = rq->body.len,
 		.body_too_big = rq->too_big,
-		.client = client,
+		.client = rq->client,
 		.transport = l->via == VIA_TCP ? API_VIA_TCP : API_VIA_CONTROL,
+		.tls = l->via == VIA_TCP && l->srv->tls,
 	};
-	auth_principal_t *p = NULL;
-	api_response_t resp;
-	api_response_init(&resp);
 	if (l->via == VIA_TCP) {
 		const union MHD_ConnectionInfo *ci =
 			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 		int port = 0;
 		if (ci && ci->client_addr) {
-			req.client_sa = ci->client_addr;
-			util_sockaddr_format(ci->client_addr, client, sizeof client, &port);
+			req->client_sa = ci->client_addr;
+			util_sockaddr_format(ci->client_addr, rq->client, sizeof rq->client, &port);
 		}
-		api_handle(s->app, NULL, &req, &resp);
-	} else if ((p = peer_principal(s, conn, client, sizeof client))) {
-		api_handle(s->app, p, &req, &resp);
-	} else {
-		resp.status = 403;
-		resp.json = json_pack("{s:{s:s, s:s}, s:i}", "error", "code", "forbidden", "message",
-		                      "only root or the data dir's owner may use the control socket",
-		                      "format_version", API_FORMAT_VERSION);
 	}
-	auth_principal_free(p);
+}
+
+static void control_refused(api_response_t *resp)
+{
+	resp->status = 403;
+	resp->json = json_pack("{s:{s:s, s:s}, s:i}", "error", "code", "forbidden", "message",
+	                       "only root or the data dir's owner may use the control socket",
+	                       "format_version", API_FORMAT_VERSION);
+}
+
+static enum MHD_Result queue(struct MHD_Connection *conn, const char *method, api_response_t *resp,
+                             const char *client)
+{
 	char qm[64], qc[96];
 	log_info("http.request", "method=%s route=%s status=%d client=%s",
-	         log_q(qm, sizeof qm, method), resp.route ? resp.route : "-", resp.status,
+	         log_q(qm, sizeof qm, method), resp->route ? resp->route : "-", resp->status,
 	         log_q(qc, sizeof qc, client));
-	struct MHD_Response *m = mhd_response(&resp);
+	struct MHD_Response *m = mhd_response(resp);
 	enum MHD_Result rc = MHD_NO;
 	if (m) {
-		rc = MHD_queue_response(conn, (unsigned)resp.status, m);
+		rc = MHD_queue_response(conn, (unsigned)resp->status, m);
 		MHD_destroy_response(m);
 	}
-	api_response_clear(&resp);
+	api_response_clear(resp);
 	return rc;
+}
+
+/* A plain error answered by the transport itself (malformed framing). */
+static enum MHD_Result refuse(struct MHD_Connection *conn, const char *method, int status,
+                              const char *code, const char *msg, const char *client)
+{
+	api_response_t resp;
+	api_response_init(&resp);
+	resp.status = status;
+	resp.route = "other";
+	resp.json = json_pack("{s:{s:s, s:s}, s:i}", "error", "code", code, "message", msg,
+	                      "format_version", API_FORMAT_VERSION);
+	return queue(conn, method, &resp, client);
+}
+
+static enum MHD_Result answer(struct listener *l, struct MHD_Connection *conn, const char *url,
+                              const char *method, struct req *rq)
+{
+	api_kv_t hv[HTTP_HEADERS_MAX], qv[HTTP_QUERY_MAX];
+	api_request_t req;
+	request_build(l, conn, url, method, rq, hv, qv, &req);
+	api_response_t resp;
+	api_response_init(&resp);
+	if (rq->upload) {
+		req.body = NULL;
+		req.body_len = 0;
+		api_upload_t *u = rq->upload;
+		rq->upload = NULL;
+		api_upload_end(u, &req, &resp);
+	} else if (l->via == VIA_TCP) {
+		api_handle(l->srv->app, NULL, &req, &resp);
+	} else if (rq->peer) {
+		api_handle(l->srv->app, rq->peer, &req, &resp);
+	} else {
+		control_refused(&resp);
+	}
+	return queue(conn, method, &resp, rq->client);
+}
+
+/* Request framing the server will not guess about (RFC 9112 §6.1: a
+ * message with both Transfer-Encoding and Content-Length is a smuggling
+ * attempt or a broken client; §6.3: a Transfer-Encoding other than a
+ * final "chunked" cannot be delimited).  NULL when the framing is fine. */
+static const char *framing_problem(struct MHD_Connection *conn)
+{
+	const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	                                             MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (te && cl)
+		return "both Transfer-Encoding and Content-Length";
+	if (te && strcasecmp(te, "chunked"))
+		return "unsupported Transfer-Encoding (only chunked)";
+	if (cl && (!*cl || strspn(cl, "0123456789") != strlen(cl)))
+		return "malformed Content-Length";
+	return NULL;
+}
+
+/* First call for a request: headers are in, no body yet. */
+static enum MHD_Result on_headers(struct listener *l, struct MHD_Connection *conn,
+                                  const char *url, const char *method, struct req *rq)
+{
+	http_server_t *s = l->srv;
+	if (l->via == VIA_CONTROL)
+		rq->peer = peer_principal(s, conn, rq->client, sizeof rq->client);
+	const char *bad = framing_problem(conn);
+	if (bad) {
+		rq->handled = true;
+		return refuse(conn, method, 400, "bad_request", bad, rq->client);
+	}
+	if (api_route_streams(method, url)) {
+		api_kv_t hv[HTTP_HEADERS_MAX], qv[HTTP_QUERY_MAX];
+		api_request_t req;
+		request_build(l, conn, url, method, rq, hv, qv, &req);
+		api_response_t resp;
+		api_response_init(&resp);
+		if (l->via == VIA_CONTROL && !rq->peer)
+			control_refused(&resp);
+		else
+			rq->upload = api_upload_begin(s->app, rq->peer, &req, &resp);
+		if (rq->upload) {
+			api_response_clear(&resp);
+			return MHD_YES;
+		}
+		/* Refused before the body: answer now; MHD closes the connection
+		 * after it rather than reading a body nobody wants. */
+		rq->handled = true;
+		return queue(conn, method, &resp, rq->client);
+	}
+	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl && strtoull(cl, NULL, 10) > API_BODY_MAX) {
+		/* Refuse before reading a byte of it. */
+		rq->too_big = true;
+		rq->handled = true;
+		return answer(l, conn, url, method, rq);
+	}
+	return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -246,22 +358,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (!rq) {
 		rq = xcalloc(1, sizeof *rq);
 		*con_cls = rq;
-		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-		                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl && strtoull(cl, NULL, 10) > API_BODY_MAX) {
-			/* Refuse before reading a byte of it; MHD closes the
-			 * connection after the answer since the body is unread. */
-			rq->too_big = true;
-			rq->handled = true;
-			return answer(l, conn, url, method, rq);
-		}
-		return MHD_YES;
+		return on_headers(l, conn, url, method, rq);
 	}
 	if (*upload_data_size) {
 		size_t n = *upload_data_size;
 		*upload_data_size = 0;
 		if (rq->handled)
 			return MHD_YES;
+		if (rq->upload) {
+			api_upload_write(rq->upload, upload_data, n);   /* errors answered at the end */
+			return MHD_YES;
+		}
 		if (rq->too_big || rq->body.len + n > API_BODY_MAX) {
 			rq->too_big = true;   /* chunked bodies: drop, answer 413 at the end */
 			buf_free(&rq->body);
@@ -284,6 +391,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)toe;
 	struct req *rq = *con_cls;
 	if (rq) {
+		/* A client that went away in the middle of a submission: the
+		 * append is dropped, nothing is stored. */
+		api_upload_abort(rq->upload);
+		auth_principal_free(rq->peer);
 		buf_free(&rq->body);
 		free(rq);
 		*con_cls = NULL;
@@ -360,20 +471,80 @@ static http_status_t bind_unix(const char *path, int *fd_out)
 	return HTTP_OK;
 }
 
+/* TLS versions offered over HTTPS: 1.2 and 1.3 (GnuTLS priority string;
+ * NORMAL's ciphers, no SSL 3 / TLS 1.0 / 1.1). */
+#define HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+/* Largest certificate chain or key file read (PEM). */
+#define HTTP_PEM_MAX (1u << 20)
+
 static struct MHD_Daemon *daemon_start(struct listener *l, int fd, bool v6)
 {
+	http_server_t *s = l->srv;
+	bool tls = l->via == VIA_TCP && s->tls;
 	/* MHD_USE_POLL: select() cannot take descriptors past FD_SETSIZE, and
 	 * the SMTP side holds 1000+ sockets (max_connections). */
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-	                 MHD_USE_POLL | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+	                 MHD_USE_POLL | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) |
+	                 (tls ? MHD_USE_TLS : 0);
+	struct MHD_OptionItem tls_opts[] = {
+		{MHD_OPTION_HTTPS_MEM_CERT, 0, tls ? s->cert.data : NULL},
+		{MHD_OPTION_HTTPS_MEM_KEY, 0, tls ? s->key.data : NULL},
+		{MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)HTTP_TLS_PRIORITIES},
+		{MHD_OPTION_END, 0, NULL},
+	};
 	return MHD_start_daemon(flags, 0, NULL, NULL, on_request, l,
+	                        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	                        MHD_OPTION_LISTEN_SOCKET, fd,
 	                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
 	                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_MAX,
 	                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT,
 	                        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_HEADER_MEM,
-	                        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	                        MHD_OPTION_ARRAY, tls ? tls_opts : &tls_opts[3],
 	                        MHD_OPTION_END);
+}
+
+/* Loads [http] tls_cert / tls_key when both are set.  HTTP_ECONFIG (logged)
+ * when only one is, or a file cannot be read. */
+static http_status_t tls_load(http_server_t *s, const config_t *cfg)
+{
+	const char *cert = cfg->http.tls_cert, *key = cfg->http.tls_key;
+	bool hc = cert && *cert, hk = key && *key;
+	if (!hc && !hk)
+		return HTTP_OK;
+	if (hc != hk) {
+		log_error("http.tls", "err=\"tls_cert and tls_key must be set together\"");
+		return HTTP_ECONFIG;
+	}
+	const char *paths[] = {cert, key};
+	buf_t *bufs[] = {&s->cert, &s->key};
+	for (int i = 0; i < 2; i++) {
+		util_status_t st = util_read_file(paths[i], HTTP_PEM_MAX, bufs[i]);
+		if (st != UTIL_OK) {
+			log_error("http.tls", "path=%s err=\"%s\"", paths[i],
+			          st == UTIL_EIO || st == UTIL_ENOENT ? strerror(errno) : util_strerror(st));
+			return HTTP_ECONFIG;
+		}
+		buf_append_byte(bufs[i], 0);   /* MHD wants NUL-terminated PEM */
+	}
+	s->tls = true;
+	return HTTP_OK;
+}
+
+/* Sessions over plain HTTP are only for loopback (DESIGN.md §4): a TCP
+ * listener elsewhere needs TLS or allow_plain_http = yes. */
+static http_status_t plain_http_check(const http_server_t *s, const config_t *cfg)
+{
+	if (s->tls || cfg->http.allow_plain_http)
+		return HTTP_OK;
+	struct sockaddr_storage ss;
+	size_t sl;
+	if (util_hostport_parse(cfg->http.listen, &ss, &sl) != UTIL_OK)
+		return HTTP_OK;   /* bind_tcp reports it */
+	if (util_sockaddr_is_loopback((struct sockaddr *)&ss))
+		return HTTP_OK;
+	log_error("http.listen", "listen=%s err=\"plain HTTP off loopback: set [http] tls_cert and "
+	          "tls_key, or allow_plain_http = yes behind a TLS proxy\"", cfg->http.listen);
+	return HTTP_ECONFIG;
 }
 
 /* The listeners live as long as the server: kept after the struct. */
@@ -391,7 +562,11 @@ http_status_t http_server_new(app_t *app, http_server_t **out)
 	f->tcp = (struct listener){s, VIA_TCP};
 	f->control = (struct listener){s, VIA_CONTROL};
 	int tfd = -1, cfd = -1;
-	http_status_t st = bind_tcp(app->cfg->http.listen, &tfd, s->addr, sizeof s->addr);
+	http_status_t st = tls_load(s, app->cfg);
+	if (st == HTTP_OK)
+		st = plain_http_check(s, app->cfg);
+	if (st == HTTP_OK)
+		st = bind_tcp(app->cfg->http.listen, &tfd, s->addr, sizeof s->addr);
 	if (st == HTTP_OK) {
 		s->tcp = daemon_start(&f->tcp, tfd, s->addr[0] == '[');
 		if (!s->tcp) {
@@ -416,7 +591,8 @@ http_status_t http_server_new(app_t *app, http_server_t **out)
 		http_server_free(s);
 		return st;
 	}
-	log_info("http.listen", "addr=%s control=%s", s->addr, s->sock_path);
+	log_info("http.listen", "addr=%s tls=%s control=%s", s->addr, s->tls ? "yes" : "no",
+	         s->sock_path);
 	*out = s;
 	return HTTP_OK;
 }
@@ -437,5 +613,9 @@ void http_server_free(http_server_t *s)
 	if (s->sock_path && s->control)
 		unlink(s->sock_path);
 	free(s->sock_path);
+	if (s->key.data)
+		sodium_memzero(s->key.data, s->key.len);
+	buf_free(&s->cert);
+	buf_free(&s->key);
 	free((struct http_server_full *)s);
 }

@@ -19,10 +19,12 @@
 const cli_command_t cli_commands[] = {
 	{"serve", serve_main, "serve                     SMTP + HTTP + supervised indexer", false},
 	{"init", cli_init_main, "init                      create data dir, keys, default archive, admin user", false},
-	{"user", cli_user_main, "user add|list|passwd|grant|revoke|disable NAME [--role R] [--archive A|*]", false},
+	{"user", cli_user_main, "user add|list|passwd|grant|revoke|disable|enable|totp NAME [--role R] [--archive A|*]", false},
+	{"token", cli_token_main, "token create|list|revoke NAME [--role R] [--archive A|*]", false},
+	{"import", cli_import_main, "import [--archive A] PATH...  mbox, Maildir, .eml files/dirs, PST", false},
 	{"search", cli_search_main, "search [--archive A] [--json] QUERY", false},
-	{"show", cli_show_main, "show ID [--raw]", false},
-	{"audit", cli_audit_main, "audit [--since T] [--user U] [--action A]", false},
+	{"show", cli_show_main, "show ID [--raw] [--inner]", false},
+	{"audit", cli_audit_main, "audit [--since T] [--user U] [--action A] [--verify]", false},
 	{"indexer", indexer_main, "indexer                   (internal: the indexer child of serve)", true},
 	{NULL, NULL, NULL, false},
 };

@@ -54,6 +54,7 @@ struct serve {
 	int indexer_backoff;          /* seconds */
 	metric_t *m_indexer_restarts;
 	metric_t *m_indexer_up;
+	_Atomic int indexer_running;   /* for /healthz */
 };
 
 static void serve_usage(FILE *f)
@@ -150,6 +151,7 @@ static void serve_start_indexer(struct serve *sv)
 	sv->indexer_started = util_monotonic_us();
 	sv->indexer_restart_at = 0;
 	metric_set(sv->m_indexer_up, 1);
+	atomic_store(&sv->indexer_running, 1);
 	log_info("serve.indexer_start", "pid=%d", (int)pid);
 }
 
@@ -157,11 +159,15 @@ static void serve_reap(struct serve *sv)
 {
 	int status;
 	pid_t pid;
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+	/* The indexer only: other children (the API's renderers, import's
+	 * readpst) are waited for by the thread that started them, which
+	 * needs their exit status. */
+	while (sv->indexer_pid > 0 && (pid = waitpid(sv->indexer_pid, &status, WNOHANG)) > 0) {
 		if (pid != sv->indexer_pid)
 			continue;
 		sv->indexer_pid = 0;
 		metric_set(sv->m_indexer_up, 0);
+		atomic_store(&sv->indexer_running, 0);
 		if (atomic_load(&sv->app->stopping))
 			continue;
 		if (WIFSIGNALED(status))
@@ -216,6 +222,14 @@ static int serve_archives(void *arg, ingest_archive_list_t *out)
 		                        v[i].naddresses);
 	db_archive_list_free(v, n);
 	return 0;
+}
+
+/* For /healthz (app.h indexer_alive): is the indexer child running?  Read
+ * from HTTP threads; indexer_pid is written by the main loop only. */
+static bool serve_indexer_alive(void *arg)
+{
+	struct serve *sv = arg;
+	return atomic_load(&sv->indexer_running) != 0;
 }
 
 static void *serve_smtp_thread(void *arg)
@@ -329,6 +343,8 @@ int serve_main(const char *config_path, int argc, char **argv)
 	                                        "Times the indexer child was restarted", NULL);
 	sv.m_indexer_up = metrics_gauge(app->metrics, "vellum_indexer_up",
 	                                "1 while the indexer child runs", NULL);
+	app->indexer_alive = serve_indexer_alive;
+	app->indexer_alive_arg = &sv;
 
 	int rc = 1;
 	smtp_opts_t sopts = {.archives = serve_archives, .archives_arg = app};

@@ -276,6 +276,20 @@ bool store_space_ok(store_t *s)
 	return ok;
 }
 
+store_status_t store_writable(store_t *s)
+{
+	if (s->readonly)
+		return STORE_EREADONLY;
+	if (atomic_load(&s->failed))
+		return STORE_EFAILED;
+	pthread_mutex_lock(&s->wlock);
+	bool stopping = s->stopping;
+	pthread_mutex_unlock(&s->wlock);
+	if (stopping)
+		return STORE_ESHUTDOWN;
+	return store_space_ok(s) ? STORE_OK : STORE_ENOSPC;
+}
+
 /* Common gate for begin and log appends. */
 static store_status_t admit(store_t *s)
 {

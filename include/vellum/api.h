@@ -2,8 +2,8 @@
  *
  * A request is a method, a path, query parameters, the few headers the API
  * reads, and a body already read by the transport (bounded by API_BODY_MAX).
- * api_handle routes it, authenticates it (session cookie; bearer tokens come
- * with issue 6) unless the transport already knows the principal, checks
+ * api_handle routes it, authenticates it (session cookie or bearer token)
+ * unless the transport already knows the principal, checks
  * CSRF for browser sessions, runs the handler, and fills a response: a
  * status, headers, and either a JSON document (always carrying
  * format_version), a small plain body, or a stream (raw message download).
@@ -100,8 +100,45 @@ char *api_response_json_text(const api_response_t *r, size_t *len);
 
 /* Handles one request.  `principal` is set by transports that authenticate
  * themselves (control socket, CLI) and borrowed; NULL means "authenticate
- * from the request".  Never fails: errors become error responses. */
+ * from the request".  Never fails: errors become error responses.  A
+ * request to a streaming route (api_route_streams) with its whole body in
+ * req->body works too (the body is fed through api_upload_*). */
 void api_handle(app_t *app, const auth_principal_t *principal, const api_request_t *req,
                 api_response_t *resp);
+
+/* ---- streamed request bodies (message submission) ----
+ * A raw message may be as large as the SMTP limit (max_message_size), far
+ * beyond API_BODY_MAX; it is streamed into the store as it arrives, never
+ * held whole.  The transport asks api_route_streams with the request line
+ * alone; if true, it calls api_upload_begin once the headers are in (req
+ * without a body), then api_upload_write per piece of body, then
+ * api_upload_end for the answer — or api_upload_abort if the client went
+ * away. */
+typedef struct api_upload api_upload_t;
+
+bool api_route_streams(const char *method, const char *path);
+/* Authenticates and checks the request like api_handle would.  Returns the
+ * upload (owned by the caller until end/abort), or NULL with the refusal in
+ * resp. */
+api_upload_t *api_upload_begin(app_t *app, const auth_principal_t *principal,
+                               const api_request_t *req, api_response_t *resp);
+/* False when the upload failed (too large, store refused); keep feeding or
+ * not — api_upload_end answers the error either way. */
+bool api_upload_write(api_upload_t *u, const void *p, size_t n);
+/* Commits and answers into resp; frees u.  req is the same request
+ * (headers, query), again without its body. */
+void api_upload_end(api_upload_t *u, const api_request_t *req, api_response_t *resp);
+void api_upload_abort(api_upload_t *u);
+
+/* Registers the API's metrics in app->metrics (sessions gauge, logins by
+ * outcome, search latency) so they show before the first event.  Once per
+ * app (app_open does it). */
+void api_metrics_register(app_t *app);
+
+/* ---- the route table (for the OpenAPI check) ---- */
+size_t api_route_count(void);
+/* Row i: its method, its pattern ("/api/v1/messages/{id}"), and whether it
+ * needs no credentials.  False past the end. */
+bool api_route_at(size_t i, const char **method, const char **pattern, bool *public_route);
 
 #endif

@@ -19,6 +19,7 @@ struct db;
 struct ix;
 struct audit;
 struct metrics;
+struct auth_guard;
 
 typedef enum {
 	APP_SERVE = 0,   /* the daemon */
@@ -41,6 +42,11 @@ typedef struct app {
 	struct ix *ix;             /* read side of the index (searches) */
 	struct audit *audit;
 	struct metrics *metrics;
+	struct auth_guard *guard;  /* login throttling and Argon2id slots */
+	/* Set by serve: is the indexer child running (for /healthz)?  NULL when
+	 * nobody supervises one (a CLI working directly). */
+	bool (*indexer_alive)(void *arg);
+	void *indexer_alive_arg;
 	/* Bumped whenever archives or their addresses change, so the SMTP side
 	 * rebuilds its routing table at the next transaction. */
 	_Atomic uint64_t archives_gen;

@@ -13,9 +13,17 @@
  * target, count and detail are present only when given.  Listing adds
  * "seq": the record's position in the chain.
  *
- * Actions so far: init, archive.create, login, logout, search, message.view,
- * message.raw, user.create, user.passwd, user.grant, user.revoke,
- * user.disable, user.enable, audit.list.  Outcomes: ok, denied, failed.
+ * Actions: init, archive.create, login, logout, search, message.view,
+ * message.raw, message.part, message.body, message.submit, user.create,
+ * user.passwd, user.grant, user.revoke, user.disable, user.enable,
+ * user.totp.enrol, user.totp.remove, token.create, token.revoke, audit.list,
+ * audit.verify (other modules add theirs: export.*, hold.*, ...).
+ * Outcomes: ok, denied, failed, throttled.
+ *
+ * Listing reads a query index of the trail kept in the database (db.h
+ * audit_index), caught up from the log before each listing, so a page costs
+ * an indexed query plus the records appended since the last one — never a
+ * scan of the whole log.  Without a database it scans the log.
  */
 #ifndef VELLUM_AUDIT_H
 #define VELLUM_AUDIT_H
@@ -26,6 +34,7 @@
 #include <stdint.h>
 
 struct store;
+struct db;
 
 typedef enum {
 	AUDIT_OK = 0,
@@ -45,6 +54,9 @@ typedef struct audit audit_t;
  * (AUDIT_EIO) — for read-only tools.  Caller frees with audit_free. */
 audit_t *audit_new(struct store *store);
 void audit_free(audit_t *a);
+/* Lists through the query index in db (borrowed, must outlive a); rebuilt
+ * from the log when it does not match it. */
+void audit_set_index(audit_t *a, struct db *db);
 
 typedef struct audit_event {
 	const char *who;        /* principal name; required */
@@ -80,5 +92,27 @@ typedef struct audit_filter {
  * *next is the seq to pass as `after` for the next page. */
 audit_status_t audit_list(audit_t *a, const audit_filter_t *f, json_t **entries, bool *more,
                           uint64_t *next);
+
+/* ---- verification ----
+ * Checks the trail end to end: the store's chain checks on the "_audit" log
+ * (every record authenticated, in sequence, linked, reaching the recorded
+ * head: an edited, removed, reordered or truncated entry shows at its
+ * sequence number), that every record is an audit entry with times that
+ * never go backwards, and that the query index agrees with the log (a
+ * mismatching index is rebuilt and reported). */
+typedef struct audit_verify_report {
+	uint64_t entries;        /* records read */
+	uint64_t head;           /* the log's recorded head */
+	uint64_t problems;       /* 0 = intact */
+	uint64_t first_bad;      /* seq of the first entry with a problem, 0 = none or unknown */
+	bool index_rebuilt;
+} audit_verify_report_t;
+
+/* Called per problem with the entry's seq (0 when not tied to one) and a
+ * one-line description. */
+typedef void (*audit_verify_cb)(void *arg, uint64_t seq, const char *problem);
+/* AUDIT_OK when the check ran (problems are in the report); AUDIT_EIO when
+ * the log could not be read at all. */
+audit_status_t audit_verify(audit_t *a, audit_verify_cb cb, void *arg, audit_verify_report_t *out);
 
 #endif

@@ -1,15 +1,21 @@
 /* auth.h — identity: passwords, roles and grants, sessions, principals.
  *
- * A principal is who is asking: a user with a browser session (or, later, a
- * bearer token), or the operator at the CLI ("cli:<unix user>", with admin,
- * auditor and legal on every archive).  Grants give a role on one archive or
+ * A principal is who is asking: a user with a browser session, an API
+ * token ("token:<name>", with the token's own grants), or the operator at
+ * the CLI ("cli:<unix user>", with admin, auditor and legal on every
+ * archive).  Grants give a role on one archive or
  * on "*" (DESIGN.md §5): admin manages archives and users and sees no mail
  * unless also auditor; auditor and legal search and read; ingest submits.
  *
  * Passwords are Argon2id strings (crypto_pwhash_str).  Session tokens are 256
  * random bits, base64url in the cookie; the database keeps only their
- * SHA-256.  This module knows nothing about HTTP: cookies, CSRF headers and
- * status codes are the API's business.
+ * SHA-256.  API tokens likewise.  TOTP second factors (RFC 6238) and the
+ * login guard (throttling, bounded Argon2id concurrency) live here too, in
+ * auth_totp.c and auth_guard.c.  This module knows nothing about HTTP:
+ * cookies, CSRF headers and status codes are the API's business.
+ *
+ * Stable for other modules (SMTP AUTH of ingest users): auth_check_password,
+ * auth_has_role, auth_principal_free, auth_guard_*.
  */
 #ifndef VELLUM_AUTH_H
 #define VELLUM_AUTH_H
@@ -57,17 +63,21 @@ const char *auth_role_name(unsigned role);
 typedef enum {
 	AUTH_VIA_NONE = 0,
 	AUTH_VIA_SESSION,    /* browser cookie: state changes need CSRF checks */
-	AUTH_VIA_TOKEN,      /* bearer token (issue 6) */
+	AUTH_VIA_TOKEN,      /* bearer API token */
 	AUTH_VIA_CLI,        /* control socket or in-process CLI */
 } auth_via_t;
 
 typedef struct auth_principal {
-	char name[DB_NAME_MAX + 8];      /* "alice" or "cli:root" */
+	char name[DB_NAME_MAX + 8];      /* "alice", "cli:root" or "token:ci" */
 	auth_via_t via;
 	db_grant_t *grants;              /* owned */
 	size_t ngrants;
 	char token_hash[DB_TOKEN_HASH_HEX + 1];  /* session, for logout */
 	char csrf_token[64];
+	/* A session opened by an admin without TOTP while
+	 * require_totp_for_admin is on: it may only enrol (and log out). */
+	bool enrol_totp;
+	int64_t session_created;         /* us; sessions only */
 } auth_principal_t;
 
 /* The CLI operator: cli:<unix_user> with admin, auditor, legal on "*".
@@ -122,6 +132,87 @@ auth_status_t auth_session_create(db_t *db, auth_principal_t *p, const char *cli
 auth_status_t auth_session_resolve(db_t *db, const auth_session_opts_t *o, const char *token,
                                    auth_principal_t **out);
 auth_status_t auth_session_revoke(db_t *db, const auth_principal_t *p);
+/* Marks p's session as restricted to TOTP enrolment (or lifts that). */
+auth_status_t auth_session_set_enrol(db_t *db, auth_principal_t *p, bool enrol);
+
+/* ---- API tokens ----
+ * "vellum_" + 43 base64url characters (256 random bits).  Shown once at
+ * creation; the database keeps the SHA-256.  A token acts as
+ * "token:<name>" with exactly its own grants. */
+#define AUTH_API_TOKEN_PREFIX "vellum_"
+#define AUTH_API_TOKEN_LEN (sizeof AUTH_API_TOKEN_PREFIX - 1 + AUTH_TOKEN_LEN)
+
+/* Creates token `name` with grants (at least one; validated), made by
+ * `created_by`, expiring at `expires` (us, 0 = never).  The value goes to
+ * out.  AUTH_EEXIST, AUTH_EINVAL. */
+auth_status_t auth_api_token_create(db_t *db, const char *name, const db_grant_t *grants,
+                                    size_t ngrants, const char *created_by, int64_t expires,
+                                    char out[AUTH_API_TOKEN_LEN + 1]);
+/* Resolves a bearer token to its principal (caller frees);
+ * AUTH_ENOSESSION when unknown, revoked or expired. */
+auth_status_t auth_api_token_resolve(db_t *db, const char *token, auth_principal_t **out);
+
+/* ---- TOTP (RFC 6238: HMAC-SHA1, 6 digits, 30 s steps) ---- */
+#define AUTH_TOTP_KEY_BYTES 20      /* 160 bits, RFC 4226 §4 R6 */
+#define AUTH_TOTP_B32_LEN 32        /* base32 of 20 bytes, no padding */
+#define AUTH_TOTP_STEP 30           /* seconds per step (RFC 6238 §5.2 default) */
+#define AUTH_TOTP_DIGITS 6
+/* Steps accepted before and after the current one, for clock drift and
+ * typing time (RFC 6238 §5.2 recommends at most one). */
+#define AUTH_TOTP_WINDOW 1
+
+/* A new random key, base32 (RFC 4648, upper case, no padding). */
+void auth_totp_secret_new(char out[AUTH_TOTP_B32_LEN + 1]);
+/* The code for time step `step` (counter = unix time / 30); false if the
+ * secret is not base32. */
+bool auth_totp_code(const char *secret_b32, int64_t step, char out[AUTH_TOTP_DIGITS + 1]);
+/* Checks code at now_us ± AUTH_TOTP_WINDOW steps; *step gets the matching
+ * step.  Constant-time comparison. */
+bool auth_totp_match(const char *secret_b32, const char *code, int64_t now_us, int64_t *step);
+/* Verifies user's code and burns its step so it cannot be replayed:
+ * AUTH_OK, AUTH_EDENIED (wrong, replayed, or no TOTP), AUTH_EIO. */
+auth_status_t auth_totp_verify(db_t *db, const char *user, const char *code);
+/* otpauth://totp/Issuer:user?secret=...&issuer=...&algorithm=SHA1&digits=6&period=30
+ * (caller frees). */
+char *auth_totp_uri(const char *issuer, const char *user, const char *secret_b32);
+/* The text as a QR code (libqrencode, error correction M), as a standalone
+ * SVG document; caller frees; NULL if it cannot be encoded. */
+char *auth_qr_svg(const char *text);
+
+/* ---- login guard: throttling and the cost of Argon2id ----
+ * Failed logins are counted per user name and per client address over a
+ * window; past a limit the key is locked out for a time that doubles with
+ * every further failure.  Argon2id hashes run at most `hash_slots` at once
+ * (each takes 64 MiB and a core for ~0.1 s): more login attempts wait for a
+ * slot, briefly, then are refused.  Thread-safe; one per process (app.h). */
+typedef struct auth_guard auth_guard_t;
+
+/* Failures before a user name is locked out, and before a client address is
+ * (one address may legitimately serve several users: an office NAT). */
+#define AUTH_THROTTLE_USER_FAILS 5
+#define AUTH_THROTTLE_ADDR_FAILS 20
+/* Failures older than this are forgotten. */
+#define AUTH_THROTTLE_WINDOW_S (15 * 60)
+/* First lockout; doubles per further failure, up to the maximum. */
+#define AUTH_THROTTLE_LOCK_S 60
+#define AUTH_THROTTLE_LOCK_MAX_S 3600
+/* Keys remembered: beyond this the stalest are dropped (memory stays
+ * bounded under a spray of made-up names). */
+#define AUTH_THROTTLE_KEYS_MAX 10000
+/* Default concurrent Argon2id hashes. */
+#define AUTH_HASH_SLOTS 4
+
+auth_guard_t *auth_guard_new(unsigned hash_slots);   /* 0 = AUTH_HASH_SLOTS */
+void auth_guard_free(auth_guard_t *g);
+/* Seconds before user (may be NULL) from client may try again: 0 = now. */
+int64_t auth_guard_retry_after(auth_guard_t *g, const char *user, const char *client);
+/* A failed attempt (wrong password or code). */
+void auth_guard_failed(auth_guard_t *g, const char *user, const char *client);
+/* A successful login clears the user's count (not the address's). */
+void auth_guard_succeeded(auth_guard_t *g, const char *user);
+/* Takes a hash slot, waiting at most wait_ms; false if none came free. */
+bool auth_guard_hash_enter(auth_guard_t *g, int64_t wait_ms);
+void auth_guard_hash_leave(auth_guard_t *g);
 
 /* Hex SHA-256 of a token (65 bytes with NUL). */
 void auth_token_hash(const char *token, char out[DB_TOKEN_HASH_HEX + 1]);

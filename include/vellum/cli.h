@@ -40,5 +40,7 @@ int cli_user_main(const char *config_path, int argc, char **argv);
 int cli_search_main(const char *config_path, int argc, char **argv);
 int cli_show_main(const char *config_path, int argc, char **argv);
 int cli_audit_main(const char *config_path, int argc, char **argv);
+int cli_token_main(const char *config_path, int argc, char **argv);
+int cli_import_main(const char *config_path, int argc, char **argv);
 
 #endif

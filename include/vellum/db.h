@@ -1,4 +1,5 @@
-/* db.h — the SQLite database: archives, users, grants, sessions.
+/* db.h — the SQLite database: archives, users, grants, sessions, API
+ * tokens, the audit trail's query index.
  *
  * One file, data_dir/vellum.db, in WAL mode, created and migrated on open
  * (a schema_version table; each migration runs in its own transaction, so a
@@ -81,6 +82,9 @@ typedef struct db_user {
 	bool disabled;
 	int64_t created;
 	int64_t password_changed;
+	char *totp_secret;         /* base32 (RFC 4648) TOTP key, or NULL: not enrolled */
+	int64_t totp_last_step;    /* last accepted time step (replay guard) */
+	int64_t totp_enrolled;     /* when enrolled, 0 = never */
 } db_user_t;
 
 db_status_t db_user_create(db_t *db, const char *name, const char *password_hash);
@@ -90,6 +94,12 @@ db_status_t db_user_get(db_t *db, const char *name, db_user_t **out);
 db_status_t db_user_list(db_t *db, db_user_t **out, size_t *n);
 db_status_t db_user_set_password(db_t *db, const char *name, const char *password_hash);
 db_status_t db_user_set_disabled(db_t *db, const char *name, bool disabled);
+/* Sets (secret non-NULL: enrolled now) or removes the user's TOTP key; the
+ * replay guard restarts.  DB_ENOTFOUND for no user. */
+db_status_t db_user_set_totp(db_t *db, const char *name, const char *secret);
+/* Records that time step `step` was used, only if it is later than the last
+ * one used: DB_EEXIST when it is not (a replayed code). */
+db_status_t db_user_totp_use(db_t *db, const char *name, int64_t step);
 void db_user_free(db_user_t *u);
 void db_user_list_free(db_user_t *v, size_t n);
 
@@ -118,7 +128,11 @@ typedef struct db_session {
 	int64_t created;
 	int64_t last_seen;
 	char client[64];
+	uint32_t flags;            /* DB_SESSION_* */
 } db_session_t;
+
+/* The session may only enrol TOTP (require_totp_for_admin, first login). */
+#define DB_SESSION_ENROL_TOTP 0x1u
 
 db_status_t db_session_create(db_t *db, const db_session_t *s);
 db_status_t db_session_get(db_t *db, const char *token_hash, db_session_t *out);
@@ -130,5 +144,70 @@ db_status_t db_session_delete_user(db_t *db, const char *user);
  * *removed gets the count (may be NULL). */
 db_status_t db_session_expire(db_t *db, int64_t idle_before, int64_t created_before,
                               uint64_t *removed);
+db_status_t db_session_set_flags(db_t *db, const char *token_hash, uint32_t flags);
+/* Sessions not yet expired (created and last_seen after the limits), for the
+ * sessions gauge.  -1 on error. */
+int64_t db_session_count(db_t *db, int64_t idle_before, int64_t created_before);
+
+/* ---- API tokens ----
+ * Bearer tokens with their own grants, stored by the hex SHA-256 of the
+ * token (the token is shown once, never stored). */
+typedef struct db_token {
+	char name[DB_NAME_MAX + 1];
+	char token_hash[DB_TOKEN_HASH_HEX + 1];
+	char created_by[DB_NAME_MAX + 8];
+	int64_t created;
+	int64_t last_used;         /* 0 = never */
+	int64_t expires;           /* 0 = never */
+	db_grant_t *grants;        /* owned */
+	size_t ngrants;
+} db_token_t;
+
+/* Inserts t with its grants in one transaction.  DB_EEXIST when the name
+ * (or, astronomically unlikely, the hash) is taken; DB_EINVAL for a bad
+ * name, role or archive. */
+db_status_t db_token_create(db_t *db, const db_token_t *t);
+/* By name or by hash; caller frees with db_token_free.  DB_ENOTFOUND. */
+db_status_t db_token_get(db_t *db, const char *name, db_token_t **out);
+db_status_t db_token_get_by_hash(db_t *db, const char *token_hash, db_token_t **out);
+/* All tokens by name (caller frees with db_token_list_free). */
+db_status_t db_token_list(db_t *db, db_token_t **out, size_t *n);
+/* Revokes (deletes) a token.  DB_ENOTFOUND. */
+db_status_t db_token_delete(db_t *db, const char *name);
+db_status_t db_token_touch(db_t *db, const char *name, int64_t now);
+void db_token_free(db_token_t *t);
+void db_token_list_free(db_token_t *v, size_t n);
+
+/* ---- the audit trail's query index ----
+ * A derived copy of the "_audit" log (audit.c keeps it): one row per record
+ * with the fields the listing filters on, and how far into the log it is
+ * complete.  The log stays the truth; the index can be dropped and rebuilt. */
+typedef struct db_audit_row {
+	uint64_t seq;              /* the record's chain position */
+	int64_t time_us;
+	const char *who;
+	const char *action;
+	const char *record;        /* the record's JSON text */
+} db_audit_row_t;
+
+/* Adds rows (existing seqs are kept) and sets `through` (the highest chain
+ * position the index now covers), in one transaction. */
+db_status_t db_audit_index_add(db_t *db, const db_audit_row_t *rows, size_t n, uint64_t through);
+db_status_t db_audit_index_through(db_t *db, uint64_t *through);
+/* Empties the index (then rebuilt from the log). */
+db_status_t db_audit_index_reset(db_t *db);
+
+typedef struct db_audit_query {
+	int64_t since;             /* time_us >= since; 0 = any */
+	const char *who;           /* exact, or NULL */
+	const char *action;        /* exact, or prefix before '.', or NULL */
+	uint64_t after;            /* seq > after */
+	size_t limit;              /* rows wanted (the caller asks one more to see "more") */
+} db_audit_query_t;
+
+/* Matching rows in seq order: *seqs and *records are arrays of *n (caller
+ * frees each record and both arrays). */
+db_status_t db_audit_index_query(db_t *db, const db_audit_query_t *q, uint64_t **seqs,
+                                 char ***records, size_t *n);
 
 #endif

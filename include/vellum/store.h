@@ -265,6 +265,12 @@ store_status_t store_scan_next(store_scan_t *sc, const store_scan_item_t **item)
 store_status_t store_scan_open_message(store_scan_t *sc, store_reader_t **out);
 void store_scan_close(store_scan_t *sc);
 
+/* Would an append be admitted now?  STORE_OK, or why not: EREADONLY,
+ * EFAILED (failed closed after a write error), ENOSPC (below min_free),
+ * ESHUTDOWN.  Does not count the in-flight cap (a busy store is writable).
+ * For /healthz. */
+store_status_t store_writable(store_t *s);
+
 /* Current head (durable chain length) of an archive or log; 0 when empty. */
 store_status_t store_head(store_t *s, const char *archive, uint64_t *record_seq);
 

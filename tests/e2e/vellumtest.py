@@ -37,6 +37,23 @@ SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                      "runtime error:", "ERROR: UndefinedBehaviorSanitizer")
 
 
+_hooks = None
+
+
+def test_hooks():
+    """True when the binary under test has test hooks (fault injection, the
+    clock override VELLUM_TEST_CLOCK_FILE): `vellum --version` says so."""
+    global _hooks
+    if _hooks is None:
+        try:
+            out = subprocess.run([VELLUM_BIN, "--version"], capture_output=True,
+                                 timeout=30).stdout.decode("utf-8", "replace")
+        except OSError:
+            out = ""
+        _hooks = "test hooks: enabled" in out
+    return _hooks
+
+
 def scale(normal, small):
     """Test volume: smaller in the sanitizer tier (VELLUM_TEST_SCALE=small)."""
     return small if SMALL else normal

@@ -582,11 +582,21 @@ static void test_transports(void)
 	login("alice", &alice);
 	s = call(&(rq_t){.method = "GET", .path = "/metrics", .peer = "10.1.2.3",
 	                 .headers = {"Cookie", admin.cookie, NULL}});
-	is_int(s.status, 200, "metrics from elsewhere for an admin");
+	ok(s.status == 403 && !strcmp(code_of(&s), "tls_required"),
+	   "a session cookie over plain HTTP from off loopback is refused (tls_required)");
 	rs_free(&s);
+	char tok[AUTH_API_TOKEN_LEN + 1], bearer[AUTH_API_TOKEN_LEN + 16];
+	db_grant_t mg = {"auditor", "default"};
+	ok(auth_api_token_create(T->app->db, "scraper", &mg, 1, "test", 0, tok) == AUTH_OK,
+	   "a token for the scraper");
+	snprintf(bearer, sizeof bearer, "Bearer %s", tok);
 	s = call(&(rq_t){.method = "GET", .path = "/metrics", .peer = "10.1.2.3",
+	                 .headers = {"Authorization", bearer, NULL}});
+	is_int(s.status, 200, "metrics from elsewhere with a bearer token");
+	rs_free(&s);
+	s = call(&(rq_t){.method = "GET", .path = "/metrics", .peer = "10.1.2.3", .tls = true,
 	                 .headers = {"Cookie", alice.cookie, NULL}});
-	is_int(s.status, 403, "metrics from elsewhere for a non-admin 403");
+	is_int(s.status, 401, "the plain-HTTP cookie is not the HTTPS one (__Host-vellum)");
 	rs_free(&s);
 
 	/* Fail closed: with the audit trail unavailable nothing is served. */
@@ -606,6 +616,319 @@ static void test_transports(void)
 	T->app->audit = real;
 }
 
+/* The OpenAPI document lists exactly the routes the router serves: every
+ * row of the route table has its path and method in the document, and
+ * every operation in the document has a row.  Other modules' routes are
+ * rows too, so this covers them as they are added. */
+static void test_openapi(void)
+{
+	rs_t s = call(&(rq_t){.method = "GET", .path = "/api/v1/openapi.json"});
+	json_t *doc = json_loadb((const char *)s.r.body.data, s.r.body.len, 0, NULL);
+	ok(s.status == 200 && json_is_object(doc), "openapi.json without credentials, JSON");
+	const char *ver = json_string_value(json_object_get(doc, "openapi"));
+	ok(ver && !strncmp(ver, "3.", 2), "an OpenAPI 3 document");
+	json_t *paths = json_object_get(doc, "paths");
+	size_t rows = api_route_count(), missing = 0, ops = 0, extra = 0;
+	for (size_t i = 0; i < rows; i++) {
+		const char *m, *pat;
+		bool pub;
+		api_route_at(i, &m, &pat, &pub);
+		char lower[16];
+		size_t k = 0;
+		for (; m[k] && k + 1 < sizeof lower; k++)
+			lower[k] = (char)(m[k] | 0x20);
+		lower[k] = '\0';
+		if (!json_object_get(json_object_get(paths, pat), lower)) {
+			diag("route %s %s is not in doc/api/openapi.json", m, pat);
+			missing++;
+		}
+	}
+	const char *path;
+	json_t *item;
+	json_object_foreach(paths, path, item) {
+		const char *method;
+		json_t *o;
+		json_object_foreach(item, method, o) {
+			ops++;
+			bool found = false;
+			for (size_t i = 0; i < rows && !found; i++) {
+				const char *m, *pat;
+				bool pub;
+				api_route_at(i, &m, &pat, &pub);
+				found = !strcmp(pat, path) && !strcasecmp(m, method);
+			}
+			if (!found) {
+				diag("doc/api/openapi.json has %s %s, which no route serves", method, path);
+				extra++;
+			}
+		}
+	}
+	ok(rows > 20 && !missing, "every route (%zu) is in the document", rows);
+	ok(!extra && ops == rows, "and the document has nothing else (%zu operations)", ops);
+	json_decref(doc);
+	rs_free(&s);
+}
+
+static void bearer(char *out, size_t n, const char *tok)
+{
+	snprintf(out, n, "Bearer %s", tok);
+}
+
+static void test_tokens_api(void)
+{
+	sess_t admin;
+	login("admin", &admin);
+	rs_t s = change(&admin, "POST", "/api/v1/tokens",
+	                "{\"name\": \"reader\", \"grants\": [{\"role\": \"auditor\", "
+	                "\"archive\": \"default\"}, {\"role\": \"ingest\", \"archive\": \"default\"}]}");
+	const char *tv = json_string_value(json_object_get(s.j, "token"));
+	ok(s.status == 201 && tv, "admin creates a token; its value comes back once");
+	char auth[128];
+	bearer(auth, sizeof auth, tv ? tv : "");
+	rs_free(&s);
+	s = get(&admin, "/api/v1/tokens", NULL, NULL);
+	json_t *t0 = json_array_get(json_object_get(s.j, "tokens"), 0);
+	ok(s.status == 200 && t0 && !json_object_get(t0, "token") &&
+	   !strcmp(json_string_value(json_object_get(t0, "created_by")), "admin"),
+	   "listed without its value");
+	rs_free(&s);
+	s = call(&(rq_t){.method = "GET", .path = "/api/v1/messages/default-1",
+	                 .headers = {"Authorization", auth, NULL}});
+	is_int(s.status, 200, "the token reads its archive");
+	rs_free(&s);
+	s = call(&(rq_t){.method = "GET", .path = "/api/v1/messages/other-1",
+	                 .headers = {"Authorization", auth, NULL}});
+	is_int(s.status, 404, "but not another (404, as for a guessed id)");
+	rs_free(&s);
+	s = call(&(rq_t){.method = "GET", .path = "/api/v1/users",
+	                 .headers = {"Authorization", auth, NULL}});
+	is_int(s.status, 403, "and has no admin role");
+	rs_free(&s);
+	s = call(&(rq_t){.method = "POST", .path = "/api/v1/archives/default/messages",
+	                 .body = "Subject: via token\r\n\r\nhello\r\n",
+	                 .headers = {"Authorization", auth, "Origin", "http://evil.test", NULL}});
+	ok(s.status == 201 && !strncmp(json_string_value(json_object_get(s.j, "id")), "default-", 8),
+	   "a token submits without CSRF headers (no ambient credentials)");
+	rs_free(&s);
+	ok(audit_count("token:reader", "message.submit", "ok") == 1, "audited as token:reader");
+	s = change(&admin, "DELETE", "/api/v1/tokens/reader", NULL);
+	is_int(s.status, 200, "revoke");
+	rs_free(&s);
+	s = call(&(rq_t){.method = "GET", .path = "/api/v1/search",
+	                 .headers = {"Authorization", auth, NULL}});
+	ok(s.status == 401 && !strcmp(code_of(&s), "unauthorized"), "a revoked token: 401");
+	rs_free(&s);
+	s = call(&(rq_t){.method = "GET", .path = "/api/v1/search",
+	                 .headers = {"Authorization", "Basic YWRtaW46YWRtaW4=", NULL}});
+	is_int(s.status, 401, "another scheme: 401");
+	rs_free(&s);
+	s = change(&admin, "POST", "/api/v1/tokens", "{\"name\": \"x\", \"grants\": []}");
+	is_int(s.status, 400, "a token needs grants");
+	rs_free(&s);
+	s = change(&admin, "POST", "/api/v1/tokens",
+	           "{\"name\": \"x\", \"grants\": [{\"role\": \"auditor\", \"archive\": \"nope\"}]}");
+	is_int(s.status, 404, "on an archive that exists");
+	rs_free(&s);
+	sess_t alice;
+	login("alice", &alice);
+	s = change(&alice, "POST", "/api/v1/tokens",
+	           "{\"name\": \"mine\", \"grants\": [{\"role\": \"auditor\"}]}");
+	is_int(s.status, 403, "an auditor cannot create tokens");
+	rs_free(&s);
+}
+
+/* The code for now from an otpauth URI's secret. */
+static void code_now(const char *secret, int offset_steps, char out[AUTH_TOTP_DIGITS + 1])
+{
+	auth_totp_code(secret, util_now() / UTIL_US_PER_SEC / AUTH_TOTP_STEP + offset_steps, out);
+}
+
+static void test_totp_api(void)
+{
+	sess_t alice, admin;
+	login("alice", &alice);
+	rs_t s = change(&alice, "POST", "/api/v1/users/alice/totp", NULL);
+	const char *sec = json_string_value(json_object_get(s.j, "secret"));
+	const char *uri = json_string_value(json_object_get(s.j, "otpauth_uri"));
+	const char *svg = json_string_value(json_object_get(s.j, "qr_svg"));
+	ok(s.status == 201 && sec && uri && !strncmp(uri, "otpauth://totp/Vellum:alice?secret=", 35),
+	   "alice enrols herself: key and otpauth URI");
+	ok(svg && !strncmp(svg, "<svg", 4), "with the URI as an SVG QR code");
+	char secret[AUTH_TOTP_B32_LEN + 1];
+	snprintf(secret, sizeof secret, "%s", sec ? sec : "");
+	rs_free(&s);
+	s = change(&alice, "POST", "/api/v1/users/admin/totp", NULL);
+	is_int(s.status, 403, "but not someone else");
+	rs_free(&s);
+	s = call(&(rq_t){.method = "POST", .path = "/api/v1/session",
+	                 .body = "{\"user\": \"alice\", \"password\": \"alice-password-1\"}"});
+	ok(s.status == 401 && !strcmp(code_of(&s), "totp_required") && !hdr_of(&s, "Set-Cookie"),
+	   "login without the code: 401 totp_required, no session");
+	rs_free(&s);
+	char body[256], code[8];
+	snprintf(body, sizeof body,
+	         "{\"user\": \"alice\", \"password\": \"alice-password-1\", \"totp\": \"%s\"}",
+	         "000000");
+	code_now(secret, 0, code);
+	if (!strcmp(code, "000000"))
+		snprintf(body, sizeof body, "{\"user\": \"alice\", \"password\": "
+		                            "\"alice-password-1\", \"totp\": \"111111\"}");
+	s = call(&(rq_t){.method = "POST", .path = "/api/v1/session", .body = body});
+	ok(s.status == 401 && !strcmp(code_of(&s), "unauthorized"), "a wrong code: 401");
+	rs_free(&s);
+	ok(audit_count("alice", "login", "failed") >= 1, "audited as a failed login");
+	snprintf(body, sizeof body,
+	         "{\"user\": \"alice\", \"password\": \"alice-password-1\", \"totp\": \"%s\"}",
+	         code);
+	s = call(&(rq_t){.method = "POST", .path = "/api/v1/session", .body = body});
+	ok(s.status == 200 && json_is_true(json_object_get(s.j, "totp")), "the right code: in");
+	rs_free(&s);
+	s = call(&(rq_t){.method = "POST", .path = "/api/v1/session", .body = body});
+	is_int(s.status, 401, "the same code twice: refused (replay)");
+	rs_free(&s);
+	login("admin", &admin);
+	s = change(&admin, "DELETE", "/api/v1/users/alice/totp", NULL);
+	is_int(s.status, 200, "an admin removes it");
+	rs_free(&s);
+	ok(login("alice", &alice), "and the password alone works again");
+	s = change(&alice, "DELETE", "/api/v1/users/alice/totp", NULL);
+	is_int(s.status, 403, "removal is for admins");
+	rs_free(&s);
+	ok(audit_count(NULL, "user.totp", "ok") == 2, "enrolment and removal audited");
+}
+
+static void test_throttle_api(void)
+{
+	rs_t s;
+	for (int i = 0; i < AUTH_THROTTLE_USER_FAILS; i++) {
+		s = call(&(rq_t){.method = "POST", .path = "/api/v1/session", .peer = "127.0.0.9",
+		                 .body = "{\"user\": \"dave\", \"password\": \"wrong password\"}"});
+		rs_free(&s);
+	}
+	s = call(&(rq_t){.method = "POST", .path = "/api/v1/session", .peer = "127.0.0.9",
+	                 .body = "{\"user\": \"dave\", \"password\": \"dave-password-1\"}"});
+	const char *ra = hdr_of(&s, "Retry-After");
+	ok(s.status == 429 && !strcmp(code_of(&s), "too_many_requests") && ra && atoi(ra) > 0,
+	   "after %d failures even the right password gets 429 with Retry-After (%s)",
+	   AUTH_THROTTLE_USER_FAILS, ra ? ra : "-");
+	rs_free(&s);
+	ok(audit_count("dave", "login", "failed") == AUTH_THROTTLE_USER_FAILS &&
+	   audit_count("dave", "login", "throttled") == 1, "failures and the throttled try audited");
+}
+
+static void test_messages_api(void)
+{
+	sess_t admin, alice, bob;
+	login("admin", &admin);
+	login("alice", &alice);
+	login("bob", &bob);
+	rs_t s = get(&alice, "/api/v1/messages/default-1/body", "format", "text");
+	ok(s.status == 200 && s.r.body.len && strstr((char *)s.r.body.data, "body one") &&
+	   !strncmp(s.r.content_type, "text/plain", 10), "text body");
+	rs_free(&s);
+	s = get(&alice, "/api/v1/messages/default-1/body", "format", "html");
+	is_int(s.status, 404, "no HTML body: 404");
+	rs_free(&s);
+	s = get(&alice, "/api/v1/messages/default-1/body", "format", "pdf");
+	is_int(s.status, 400, "unknown format: 400");
+	rs_free(&s);
+	s = get(&alice, "/api/v1/messages/default-1/parts/1", NULL, NULL);
+	ok(s.status == 200 && !strncmp(hdr_of(&s, "Content-Disposition"), "attachment", 10) &&
+	   !strcmp(hdr_of(&s, "X-Content-Type-Options"), "nosniff"), "part 1 as a download");
+	rs_free(&s);
+	const char *bad[] = {"0", "2", "01", "-1", "x", "99999999999"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char path[64];
+		snprintf(path, sizeof path, "/api/v1/messages/default-1/parts/%s", bad[i]);
+		s = get(&alice, path, NULL, NULL);
+		is_int(s.status, 404, "part %s: 404", bad[i]);
+		rs_free(&s);
+	}
+	s = get(&alice, "/api/v1/messages/other-1/parts/1", NULL, NULL);
+	is_int(s.status, 404, "a part in an archive not granted: 404");
+	rs_free(&s);
+	s = get(&bob, "/api/v1/messages/default-1/body", NULL, NULL);
+	is_int(s.status, 403, "admin without auditor: no bodies");
+	rs_free(&s);
+	s = get(&alice, "/api/v1/messages/default-1/raw", "inner", "1");
+	is_int(s.status, 404, "not a journal report: no inner message");
+	rs_free(&s);
+	s = get(&alice, "/api/v1/messages/default-1", NULL, NULL);
+	json_t *integ = json_object_get(s.j, "integrity");
+	ok(s.status == 200 && json_integer_value(json_object_get(integ, "chain_seq")) > 0 &&
+	   !strcmp(json_string_value(json_object_get(integ, "sha256")), T->msg_sha[0]),
+	   "detail: integrity with chain sequence and SHA-256");
+	ok(json_is_array(json_object_get(s.j, "parts")) &&
+	   !strcmp(json_string_value(json_object_get(s.j, "subject")), "first"),
+	   "detail: rendered headers and parts");
+	rs_free(&s);
+	/* Submission: ingest or admin on the archive. */
+	s = change(&alice, "POST", "/api/v1/archives/default/messages", "Subject: x\r\n\r\ny\r\n");
+	is_int(s.status, 403, "an auditor cannot submit");
+	rs_free(&s);
+	s = call(&(rq_t){.method = "POST", .path = "/api/v1/archives/default/messages",
+	                 .query = {"mail_from", "a@b.example", "rcpt", "c@d.example,e@f.example", NULL},
+	                 .body = "Subject: submitted\r\n\r\nhello\r\n",
+	                 .headers = {"Cookie", bob.cookie, "X-CSRF-Token", bob.csrf, "Origin",
+	                             "http://vellum.test", "Host", "vellum.test", NULL}});
+	const char *id = json_string_value(json_object_get(s.j, "id"));
+	ok(s.status == 201 && id, "an admin submits a message");
+	char mid[64];
+	snprintf(mid, sizeof mid, "%s", id ? id : "");
+	rs_free(&s);
+	s = call(&(rq_t){.method = "POST", .path = "/api/v1/archives/default/messages",
+	                 .body = "Subject: submitted\r\n\r\nhello\r\n",
+	                 .headers = {"Cookie", bob.cookie, "X-CSRF-Token", bob.csrf, "Origin",
+	                             "http://vellum.test", "Host", "vellum.test", NULL}});
+	ok(s.status == 201 && json_is_true(json_object_get(s.j, "duplicate")) &&
+	   !strcmp(json_string_value(json_object_get(s.j, "id")), mid),
+	   "the same bytes again: the same id, a duplicate");
+	rs_free(&s);
+	char path[96];
+	snprintf(path, sizeof path, "/api/v1/messages/%s", mid);
+	s = get(&admin, path, NULL, NULL);
+	json_t *a0 = json_array_get(json_object_get(s.j, "arrivals"), 0);
+	ok(s.status == 200 && !strcmp(json_string_value(json_object_get(a0, "listener")), "api") &&
+	   !strcmp(json_string_value(json_object_get(a0, "auth_id")), "bob") &&
+	   json_array_size(json_object_get(a0, "rcpt")) == 2 &&
+	   json_array_size(json_object_get(s.j, "arrivals")) == 2, "stored like an arrival, twice");
+	rs_free(&s);
+	s = change(&bob, "POST", "/api/v1/archives/nope/messages", "x");
+	is_int(s.status, 404, "no such archive: 404");
+	rs_free(&s);
+	s = change(&bob, "POST", "/api/v1/archives/default/messages", "");
+	is_int(s.status, 400, "an empty message: 400");
+	rs_free(&s);
+}
+
+static void test_session_route(void)
+{
+	sess_t alice;
+	login("alice", &alice);
+	rs_t s = get(&alice, "/api/v1/session", NULL, NULL);
+	ok(s.status == 200 && !strcmp(json_string_value(json_object_get(s.j, "user")), "alice") &&
+	   !strcmp(json_string_value(json_object_get(s.j, "csrf_token")), alice.csrf),
+	   "GET /api/v1/session: who am I, with the CSRF token");
+	rs_free(&s);
+	s = call(&(rq_t){.method = "GET", .path = "/api/v1/session"});
+	is_int(s.status, 401, "without a session: 401");
+	rs_free(&s);
+}
+
+static void test_audit_verify_api(void)
+{
+	sess_t admin, alice;
+	login("admin", &admin);
+	login("alice", &alice);
+	rs_t s = get(&admin, "/api/v1/audit/verify", NULL, NULL);
+	ok(s.status == 200 && json_is_true(json_object_get(s.j, "intact")) &&
+	   json_integer_value(json_object_get(s.j, "entries")) > 10, "the trail verifies");
+	rs_free(&s);
+	s = get(&alice, "/api/v1/audit/verify", NULL, NULL);
+	is_int(s.status, 403, "admins only");
+	rs_free(&s);
+}
+
 int main(void)
 {
 	log_set_level(LOG_LEVEL_OFF);
@@ -617,6 +940,13 @@ int main(void)
 	test_users();
 	test_audit_route();
 	test_transports();
+	test_openapi();
+	test_tokens_api();
+	test_totp_api();
+	test_throttle_api();
+	test_messages_api();
+	test_session_route();
+	test_audit_verify_api();
 	testapp_free(T);
 	return tap_done();
 }

@@ -210,6 +210,76 @@ static void test_sessions(db_t *db)
 	ok(db_session_delete(db, "cc") == DB_ENOTFOUND, "delete unknown is ENOTFOUND");
 }
 
+static void test_session_flags(db_t *db)
+{
+	db_session_t s = {.token_hash = "f1", .user = "alice", .csrf_token = "c", .client = "x",
+	                  .flags = DB_SESSION_ENROL_TOTP};
+	s.created = s.last_seen = util_now();
+	ok(db_session_create(db, &s) == DB_OK, "a session held to TOTP enrolment");
+	db_session_t g;
+	ok(db_session_get(db, "f1", &g) == DB_OK && g.flags == DB_SESSION_ENROL_TOTP,
+	   "flags stored");
+	ok(db_session_set_flags(db, "f1", 0) == DB_OK && db_session_get(db, "f1", &g) == DB_OK &&
+	   g.flags == 0, "and cleared");
+	ok(db_session_count(db, 0, 0) >= 1, "counted");
+	ok(db_session_count(db, util_now() + 1, 0) == 0, "idle ones are not");
+	db_session_delete(db, "f1");
+}
+
+static void test_audit_index(db_t *db)
+{
+	uint64_t through;
+	ok(db_audit_index_through(db, &through) == DB_OK && through == 0, "empty index");
+	db_audit_row_t rows[] = {
+		{1, 100, "cli:root", "init", "{\"a\":1}"},
+		{2, 200, "alice", "login", "{\"a\":2}"},
+		{4, 300, "alice", "user.create", "{\"a\":4}"},
+		{5, 400, "bob", "user.grant", "{\"a\":5}"},
+		{6, 500, "bob", "username", "{\"a\":6}"},
+	};
+	ok(db_audit_index_add(db, rows, 5, 7) == DB_OK, "add rows");
+	ok(db_audit_index_through(db, &through) == DB_OK && through == 7, "through recorded");
+	ok(db_audit_index_add(db, rows, 1, 3) == DB_OK && db_audit_index_through(db, &through) == DB_OK &&
+	   through == 7, "a repeated row is kept once; through never goes back");
+	uint64_t *seqs;
+	char **recs;
+	size_t n;
+	db_audit_query_t q = {.limit = 10};
+	ok(db_audit_index_query(db, &q, &seqs, &recs, &n) == DB_OK && n == 5 && seqs[0] == 1 &&
+	   seqs[4] == 6 && !strcmp(recs[2], "{\"a\":4}"), "all, in order");
+	for (size_t i = 0; i < n; i++)
+		free(recs[i]);
+	free(seqs);
+	free(recs);
+	q = (db_audit_query_t){.action = "user", .limit = 10};
+	ok(db_audit_index_query(db, &q, &seqs, &recs, &n) == DB_OK && n == 2 && seqs[0] == 4 &&
+	   seqs[1] == 5, "action prefix: user.* but not username");
+	for (size_t i = 0; i < n; i++)
+		free(recs[i]);
+	free(seqs);
+	free(recs);
+	q = (db_audit_query_t){.who = "alice", .since = 250, .limit = 10};
+	ok(db_audit_index_query(db, &q, &seqs, &recs, &n) == DB_OK && n == 1 && seqs[0] == 4,
+	   "who and since");
+	for (size_t i = 0; i < n; i++)
+		free(recs[i]);
+	free(seqs);
+	free(recs);
+	q = (db_audit_query_t){.after = 2, .limit = 2};
+	ok(db_audit_index_query(db, &q, &seqs, &recs, &n) == DB_OK && n == 2 && seqs[0] == 4 &&
+	   seqs[1] == 5, "paging: after and limit");
+	for (size_t i = 0; i < n; i++)
+		free(recs[i]);
+	free(seqs);
+	free(recs);
+	ok(db_audit_index_reset(db) == DB_OK && db_audit_index_through(db, &through) == DB_OK &&
+	   through == 0, "reset");
+	q = (db_audit_query_t){.limit = 10};
+	ok(db_audit_index_query(db, &q, &seqs, &recs, &n) == DB_OK && n == 0, "and empty");
+	free(seqs);
+	free(recs);
+}
+
 int main(void)
 {
 	log_set_level(LOG_LEVEL_OFF);
@@ -226,6 +296,8 @@ int main(void)
 	test_users(db);
 	test_grants(db);
 	test_sessions(db);
+	test_session_flags(db);
+	test_audit_index(db);
 	db_close(db);
 	free(p);
 	tap_rmtree(dir);

@@ -1,13 +1,14 @@
 // run.mjs — runs every tests/browser/*.test.mjs in Debian's chromium through
 // playwright-core and prints TAP.  Each test module exports
 //   default async function (t, env)
-// where t has ok/eq/diag and env gives startServer(spec) and newPage().
-import { spawn } from 'node:child_process';
+// where t has ok/eq/skip/diag and env gives startServer(spec), newContext()
+// and the artifacts directory (screenshots).
+//   node run.mjs [NAME]      only the test files whose name contains NAME
 import { readdirSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
+import { startServer } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const srcdir = process.env.VELLUM_SRCDIR || join(here, '..', '..');
@@ -30,36 +31,14 @@ const t = {
   eq(got, want, name) {
     return t.ok(got === want, name, `got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
   },
+  skip(name, why) {
+    count++;
+    console.log(`ok ${count} - ${name} # SKIP ${why}`);
+  },
   diag(msg) {
     for (const line of String(msg).split('\n')) console.log(`# ${line}`);
   },
 };
-
-// Starts tests/browser/fixture.py; resolves to its JSON description plus stop().
-function startServer(spec) {
-  return new Promise((resolve, reject) => {
-    const child = spawn('python3', [join(here, 'fixture.py')], {
-      env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
-    const rl = createInterface({ input: child.stdout });
-    let resolved = false;
-    rl.once('line', (line) => {
-      resolved = true;
-      const info = JSON.parse(line);
-      info.stop = () =>
-        new Promise((res) => {
-          child.on('exit', (code) => res(code));
-          child.stdin.end();
-        });
-      resolve(info);
-    });
-    child.on('exit', (code) => {
-      if (!resolved) reject(new Error(`fixture exited ${code} before starting`));
-    });
-    child.stdin.write(JSON.stringify(spec) + '\n');
-  });
-}
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -73,6 +52,7 @@ const browser = await chromium.launch({
 const env = {
   startServer,
   artifacts,
+  browser,
   async newContext(opts = {}) {
     return browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 800 }, ...opts });
   },
@@ -80,15 +60,19 @@ const env = {
 
 const only = process.argv[2];
 const files = readdirSync(here).filter((f) => f.endsWith('.test.mjs') && (!only || f.includes(only))).sort();
+const t0 = Date.now();
 for (const f of files) {
   t.diag(`--- ${f}`);
+  const t1 = Date.now();
   try {
     const mod = await import(join(here, f));
     await mod.default(t, env);
   } catch (e) {
     t.ok(false, `${f} ran to the end`, e.stack || String(e));
   }
+  t.diag(`${f}: ${((Date.now() - t1) / 1000).toFixed(1)} s`);
 }
 await browser.close();
+t.diag(`all: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 console.log(`1..${count}`);
 process.exit(failed ? 1 : 0);

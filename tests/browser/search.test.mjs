@@ -27,22 +27,22 @@ export default async function (t, env) {
     await page.getByLabel('User').fill('admin');
     await page.getByLabel('Password').fill(srv.password);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('searchbox').waitFor();
+    await page.locator('#q').waitFor();
     t.ok(true, 'signed in with the password from vellum init');
 
     // The indexer may still be working: retry the search a few times.
     let rows = 0;
     for (let i = 0; i < 60 && rows === 0; i++) {
-      await page.getByRole('searchbox').fill('pelican');
-      await page.getByRole('button', { name: 'Search' }).click();
+      await page.locator('#q').fill('pelican');
+      await page.getByRole('button', { name: 'Search', exact: true }).click();
       await page.waitForTimeout(250);
       rows = await page.locator('#results tbody tr').count();
     }
     t.eq(rows, 1, 'search by a word finds one message');
     t.ok(page.url().includes('q=pelican'), 'the query is in the URL (bookmarkable)');
 
-    await page.getByRole('searchbox').fill('from:sam@example.com');
-    await page.getByRole('button', { name: 'Search' }).click();
+    await page.locator('#q').fill('from:sam@example.com');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
     await page.waitForFunction(() => document.querySelector('#results tbody tr td:nth-child(4)')?.textContent === 'Heron lunch');
     t.eq(await page.locator('#results tbody tr').count(), 1, 'search by from: finds one message');
     await page.screenshot({ path: join(env.artifacts, 'search.png'), fullPage: true });

@@ -1,0 +1,3 @@
+import { h, fill } from './dom.js';
+export async function render(ctx) { fill(ctx.main, h('h1', 'TODO account')); }
+export const list = render, detail = render, create = render;

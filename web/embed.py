@@ -9,7 +9,27 @@ network.  Each asset gets its content type and a strong ETag (SHA-256 prefix).
 """
 import hashlib
 import os
+import posixpath
+import re
 import sys
+
+# Static imports in the JS and references in the HTML/CSS: each must name an
+# embedded file, or the browser would meet a 404 only at run time.
+REFS = re.compile(rb"""(?:\bfrom\s*|\bimport\s*\(?\s*|\b(?:src|href)=)["'](\.{0,2}/[^"'$`]+)["']""")
+
+
+def check_refs(assets):
+    missing = []
+    for url, data in assets.items():
+        if not url.endswith((".js", ".mjs", ".html", ".css")):
+            continue
+        for m in REFS.finditer(data):
+            ref = m.group(1).decode("utf-8", "replace").split("?")[0].split("#")[0]
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(url), ref))
+            if target not in assets and target != "/":
+                missing.append("%s -> %s" % (url, ref))
+    if missing:
+        sys.exit("embed.py: references to files not in WEB_FILES:\n  " + "\n  ".join(missing))
 
 TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -32,6 +52,7 @@ def main():
              '#include "config.h"', '#include <stddef.h>', '#include <string.h>',
              '#include "vellum/web.h"', '']
     entries = []
+    seen = {}
     for i, path in enumerate(sorted(files)):
         with open(path, "rb") as f:
             data = f.read()
@@ -41,6 +62,7 @@ def main():
         url = "/" + rel.replace(os.sep, "/")
         if not all(c.isalnum() or c in "/._-" for c in url):
             sys.exit("embed.py: %s: URL paths are [A-Za-z0-9/._-]" % url)
+        seen[url] = data
         ext = os.path.splitext(path)[1]
         ctype = TYPES.get(ext, "application/octet-stream")
         etag = '"%s"' % hashlib.sha256(data).hexdigest()[:32]
@@ -49,6 +71,7 @@ def main():
                      (i, body, "," if data else "0"))
         entries.append('\t{"%s", "%s", "%s", asset_%d, %d},' %
                        (url, ctype, etag.replace('"', '\\"'), i, len(data)))
+    check_refs(seen)
     lines.append("")
     lines.append("static const web_asset_t assets[] = {")
     lines.extend(entries)

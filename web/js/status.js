@@ -6,39 +6,26 @@
 
 import { h, fill } from './dom.js';
 import { api, canRead, isAdmin } from './api.js';
-import { fmtDuration, fmtCount, listOf, pick } from './format.js';
+import { fmtDuration, fmtCount, fmtTime, listOf, pick } from './format.js';
 
 const POLL_MS = 30000;
 let timer = null;
 let running = false;
 
-// Lag as seconds and/or messages, wherever /healthz puts it.
+// Indexing lag: /healthz gives indexer.lag (messages stored but not yet
+// searchable); seconds when a server reports them.
 function lagOf(hz) {
-  const ix = hz.index || hz.indexer || hz.indexing || {};
-  const secs = pick(hz, 'index_lag_seconds', 'lag_seconds') ?? pick(ix, 'lag_seconds', 'lag_s', 'seconds');
-  const msgs = pick(hz, 'index_lag_messages', 'lag_messages') ?? pick(ix, 'lag_messages', 'pending', 'messages_behind');
-  const lag = typeof hz.lag === 'number' ? hz.lag : typeof ix.lag === 'number' ? ix.lag : undefined;
-  return { secs: secs ?? lag, msgs };
+  const ix = hz.indexer || hz.index || {};
+  const msgs = pick(ix, 'lag', 'lag_messages', 'pending') ?? pick(hz, 'index_lag', 'index_lag_messages');
+  const secs = pick(ix, 'lag_seconds') ?? pick(hz, 'index_lag_seconds');
+  return { secs, msgs, alive: ix.alive };
 }
 
-// Journal feeds (archives or listeners) that have been quiet too long.
+// Archives whose journal feed has been quiet for longer than their
+// quiet_alert (archives[].quiet).
 function silentFeeds(hz) {
-  const out = [];
-  for (const key of ['feeds', 'archives', 'silent_feeds', 'journal_feeds']) {
-    const v = hz[key];
-    if (!v) continue;
-    if (Array.isArray(v)) {
-      for (const f of v) {
-        if (typeof f === 'string') out.push({ name: f });
-        else if (f && (f.silent || key === 'silent_feeds' || f.state === 'silent')) {
-          out.push({ name: pick(f, 'archive', 'name', 'listener') || '?', since: pick(f, 'last_received', 'last_message', 'since'), quiet: pick(f, 'quiet_alert', 'quiet_for') });
-        }
-      }
-    } else if (typeof v === 'object') {
-      for (const [name, f] of Object.entries(v)) if (f && (f.silent || f.state === 'silent')) out.push({ name, since: pick(f, 'last_received', 'since') });
-    }
-  }
-  return out;
+  return listOf(hz.archives).filter((a) => a && (a.quiet || a.silent))
+    .map((a) => ({ name: a.name, since: a.last_received, quiet: a.quiet_alert }));
 }
 
 async function poll(el) {
@@ -72,11 +59,15 @@ async function poll(el) {
       const parts = [];
       if (lag.secs !== undefined) parts.push(fmtDuration(Number(lag.secs)));
       if (lag.msgs !== undefined) parts.push(`${fmtCount(Number(lag.msgs))} messages`);
-      items.push(h('span.item', { class: Number(lag.secs) > 300 ? 'warn' : '' }, h('span.k', 'Indexing lag: '), parts.join(', ')));
+      items.push(h('span.item', { class: Number(lag.secs) > 300 || Number(lag.msgs) > 1000 ? 'warn' : '' }, h('span.k', 'Indexing lag: '), parts.join(', ')));
     }
     for (const f of silentFeeds(hz)) {
-      items.push(h('span.item.warn', h('span.k', 'Silent journal feed: '), f.name, f.since ? ` (last mail ${f.since})` : ''));
+      items.push(h('span.item.warn', h('span.k', 'Silent journal feed: '), f.name,
+        ` (${f.since ? `last mail ${fmtTime(f.since)}` : 'no mail yet'}${f.quiet ? `; alert after ${f.quiet}` : ''})`));
     }
+    if (lagOf(hz).alive === false) items.push(h('span.item.warn', 'Indexer not running: new mail is stored but not searchable'));
+    const problems = listOf(hz.problems).map(String);
+    if (bad && problems.length) items[0].setAttribute('title', problems.join('\n'));
   }
   if (quarantined !== undefined) {
     items.push(h('span.item', { class: quarantined > 0 ? 'warn' : '' }, h('span.k', 'Quarantined: '),

@@ -73,7 +73,7 @@ export function watchConsole(page) {
   page.on('console', (m) => {
     const t = m.text();
     if (/Content Security Policy|Refused to/i.test(t)) out.csp.push(t);
-    else if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of (40[134]|429)/.test(t)) out.errors.push(t);
+    else if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of (40[1345]|429)/.test(t)) out.errors.push(t);
   });
   page.on('pageerror', (e) => out.errors.push(`pageerror: ${e.message}`));
   return out;
@@ -106,6 +106,11 @@ export async function searchFor(page, q, want = 1, tries = 80) {
   const box = page.locator('#q');
   let rows = 0;
   await settled(page);
+  if (!(await box.count())) {
+    await page.evaluate(() => { location.hash = '#/search'; });
+    await box.waitFor();
+    await settled(page);
+  }
   for (let i = 0; i < tries; i++) {
     await box.fill(q);
     await page.getByRole('button', { name: 'Search', exact: true }).click();

@@ -72,6 +72,8 @@ export async function render(ctx) {
           ? 'This account uses two-factor authentication: enter the code from your authenticator app.'
           : 'That code was not accepted. Wait for the next code and try again.'));
         totp.input.focus();
+      } else if (err.code === 'csrf') {
+        fill(msg, notice('error', 'This browser still holds a session opened in another tab or window. Reload the page, or close the browser, and try again.'));
       } else if (err.status === 401 || err.status === 403) {
         fill(msg, notice('error', 'Wrong user name or password (or the account is disabled).'));
         pass.input.select();

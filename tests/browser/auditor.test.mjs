@@ -266,7 +266,7 @@ export default async function (t, env) {
 
     t.ok(con.csp.length === 0, 'no CSP violations', con.csp.join('\n'));
     t.ok(con.errors.length === 0, 'no script errors', con.errors.join('\n'));
-    t.ok(foreign.length === 0, 'no request left for another host', foreign.join('\n'));
+    t.ok(foreign.left.length === 0, 'no request left for another host', foreign.left.join('\n'));
   } finally {
     await ctx.close();
     t.eq(await srv.stop(), 0, 'server stopped cleanly (no sanitizer report)');

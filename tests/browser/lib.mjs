@@ -54,25 +54,40 @@ export function rawMessage({ from, to = 'legal@example.com', subject, body = 'He
     `MIME-Version: 1.0\r\nContent-Type: ${contentType}\r\n\r\n${body.replace(/\r?\n/g, '\r\n')}\r\n`;
 }
 
-// Records every request the page (and its frames, and its workers) makes
-// to anywhere but `origin`.  Returns the live list.
+// Watches every request the browser context makes (pages, frames, workers)
+// to anywhere but `origin`.  Returns {left, blocked}: `left` are requests
+// that got an answer or failed for a network reason (they left the browser)
+// and navigations to foreign pages; `blocked` are attempts the browser
+// stopped itself (CSP, sandbox) — nothing left for those.
 export function watchForeign(ctx, origin) {
-  const foreign = [];
-  const check = (url) => {
-    if (url.startsWith(`${origin}/`) || url === origin || url.startsWith('data:') || url.startsWith('blob:') || url === 'about:blank' || url === 'about:srcdoc') return;
-    foreign.push(url);
-  };
-  ctx.on('request', (r) => check(r.url()));
-  ctx.on('page', (p) => p.on('framenavigated', (f) => check(f.url())));
-  return foreign;
+  const out = { left: [], blocked: [] };
+  const own = (url) => url.startsWith(`${origin}/`) || url === origin || /^(data|blob|about|chrome-error):/.test(url);
+  ctx.on('requestfinished', (r) => {
+    if (!own(r.url())) out.left.push(r.url());
+  });
+  ctx.on('requestfailed', (r) => {
+    if (own(r.url())) return;
+    const why = (r.failure() && r.failure().errorText) || '';
+    if (/BLOCKED|csp|ERR_ABORTED/i.test(why)) out.blocked.push(`${r.url()} (${why})`);
+    else out.left.push(`${r.url()} (${why})`);
+  });
+  ctx.on('page', (p) => p.on('framenavigated', (f) => {
+    if (!own(f.url())) out.left.push(`navigation: ${f.url()}`);
+  }));
+  return out;
 }
 
 // Collects console errors and CSP violations reported by the page.
 export function watchConsole(page) {
   const out = { errors: [], csp: [] };
+  out.sandboxed = [];
   page.on('console', (m) => {
     const t = m.text();
-    if (/Content Security Policy|Refused to/i.test(t)) out.csp.push(t);
+    const where = (m.location() && m.location().url) || '';
+    // Messages from the message body's sandboxed frame: the browser saying
+    // what it refused to do there.
+    if (where.includes('/body?format=html') || /^Blocked (script execution|form submission)/.test(t)) out.sandboxed.push(t);
+    else if (/Content Security Policy|Refused to/i.test(t)) out.csp.push(t);
     else if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of (40[1345]|429)/.test(t)) out.errors.push(t);
   });
   page.on('pageerror', (e) => out.errors.push(`pageerror: ${e.message}`));

@@ -88,7 +88,7 @@ export function watchConsole(page) {
     // what it refused to do there.
     if (where.includes('/body?format=html') || /^Blocked (script execution|form submission)/.test(t)) out.sandboxed.push(t);
     else if (/Content Security Policy|Refused to/i.test(t)) out.csp.push(t);
-    else if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of (40[1345]|429)/.test(t)) out.errors.push(t);
+    else if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of (40[01345]|429)/.test(t)) out.errors.push(t);
   });
   page.on('pageerror', (e) => out.errors.push(`pageerror: ${e.message}`));
   return out;

@@ -362,11 +362,11 @@ export async function render(ctx) {
   }
 
   // Sortable column headers for the two time columns.
-  const sortHead = (label, key) => {
+  const sortHead = (label, key, cls) => {
     const cur = p.sort === `-${key}` ? 'descending' : p.sort === key ? 'ascending' : null;
     const next = cur === 'descending' ? key : `-${key}`;
-    const th = h('th', { scope: 'col', 'aria-sort': cur || undefined },
-      h('a.sort', { href: hashOf({ ...p, sort: next, offset: 0 }), 'aria-label': `${label}: sort ${next.startsWith('-') ? 'newest' : 'oldest'} first` },
+    const th = h('th', { scope: 'col', class: cls, 'aria-sort': cur || undefined },
+      h('a.sort', { href: hashOf({ ...p, sort: next, offset: 0 }), title: `Sort by ${label.toLowerCase()}, ${next.startsWith('-') ? 'newest' : 'oldest'} first` },
         label, cur ? (cur === 'descending' ? ' ▼' : ' ▲') : ''));
     return th;
   };
@@ -395,8 +395,7 @@ export async function render(ctx) {
   tbody.append(...state.rows);
   fill(results, h('div.table-wrap', h('table.grid.results', { 'aria-label': 'Search results', 'aria-describedby': 'kbd-hint' },
     h('thead', h('tr',
-      sortHead('Received', 'received'), h('th.col-date', { scope: 'col', 'aria-sort': p.sort.endsWith('date') ? (p.sort[0] === '-' ? 'descending' : 'ascending') : undefined },
-        h('a.sort', { href: hashOf({ ...p, sort: p.sort === '-date' ? 'date' : '-date', offset: 0 }) }, 'Date', p.sort === '-date' ? ' ▼' : p.sort === 'date' ? ' ▲' : '')),
+      sortHead('Received', 'received'), sortHead('Date', 'date', 'col-date'),
       h('th', { scope: 'col' }, 'From'), h('th.col-to', { scope: 'col' }, 'To'), h('th', { scope: 'col' }, 'Subject'),
       h('th.num.col-size', { scope: 'col' }, 'Size'), h('th', { scope: 'col' }, h('span.visually-hidden', 'Markers')))),
     tbody)),

@@ -168,6 +168,14 @@ $('#logout').addEventListener('click', async () => {
   go('#/login', true);
 });
 
+// The skip link moves focus to the page (its href would change the route).
+$('.skip').addEventListener('click', (e) => {
+  e.preventDefault();
+  const h1 = $('h1', main);
+  (h1 || main).setAttribute('tabindex', '-1');
+  (h1 || main).focus();
+});
+
 // "/" jumps to the search box from anywhere (not while typing).
 document.addEventListener('keydown', (e) => {
   if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;

@@ -74,6 +74,9 @@ export async function render(ctx) {
         totp.input.focus();
       } else if (err.code === 'csrf') {
         fill(msg, notice('error', 'This browser still holds a session opened in another tab or window. Reload the page, or close the browser, and try again.'));
+      } else if ((err.status === 401 || err.status === 403) && !totp.row.hidden && code) {
+        fill(msg, notice('error', 'The password or the two-factor code was not accepted. Codes work once: wait for the next one and try again.'));
+        totp.input.select();
       } else if (err.status === 401 || err.status === 403) {
         fill(msg, notice('error', 'Wrong user name or password (or the account is disabled).'));
         pass.input.select();

@@ -2,7 +2,7 @@
 # (web/embed.py -> web_assets.c).  Plain ES modules, no build step: these
 # files are what the browser gets.
 WEB_FILES = web/index.html web/app.js web/style.css web/favicon.svg \
-	web/js/api.js web/js/dom.js web/js/format.js web/js/grants.js web/js/jobs.js web/js/query.js \
+	web/js/api.js web/js/dom.js web/js/format.js web/js/grants.js web/js/jobs.js web/js/query.js web/js/zip.js \
 	web/js/shell.js web/js/status.js web/js/totp.js \
 	web/js/view-account.js web/js/view-archives.js web/js/view-audit.js \
 	web/js/view-exports.js web/js/view-holds.js web/js/view-login.js \

@@ -16,8 +16,8 @@ let running = false;
 // searchable); seconds when a server reports them.
 function lagOf(hz) {
   const ix = hz.indexer || hz.index || {};
-  const msgs = pick(ix, 'lag', 'lag_messages', 'pending') ?? pick(hz, 'index_lag', 'index_lag_messages');
-  const secs = pick(ix, 'lag_seconds') ?? pick(hz, 'index_lag_seconds');
+  const msgs = pick(ix, 'lag', 'behind_records', 'lag_messages', 'pending') ?? pick(hz, 'index_lag', 'index_lag_messages');
+  const secs = pick(ix, 'behind_seconds', 'lag_seconds') ?? pick(hz, 'index_lag_seconds');
   return { secs, msgs, alive: ix.alive };
 }
 
@@ -45,7 +45,7 @@ async function poll(el) {
       quarantined = pick(q, 'total', 'count') ?? listOf(q, 'messages', 'quarantine', 'results').length;
     } catch (e) {
       if (e.status === 401) return;
-      quarantined = hz ? pick(hz, 'quarantined', 'quarantine_count') : undefined;
+      quarantined = hz ? pick(hz, 'quarantined', 'quarantine_count') ?? pick(hz.indexer || {}, 'quarantined') : undefined;
     }
   }
   if (!running) return;
@@ -57,9 +57,9 @@ async function poll(el) {
     const lag = lagOf(hz);
     if (lag.secs !== undefined || lag.msgs !== undefined) {
       const parts = [];
-      if (lag.secs !== undefined) parts.push(fmtDuration(Number(lag.secs)));
+      if (lag.secs !== undefined && Number(lag.secs) > 0) parts.push(fmtDuration(Number(lag.secs)));
       if (lag.msgs !== undefined) parts.push(`${fmtCount(Number(lag.msgs))} messages`);
-      items.push(h('span.item', { class: Number(lag.secs) > 300 || Number(lag.msgs) > 1000 ? 'warn' : '' }, h('span.k', 'Indexing lag: '), parts.join(', ')));
+      items.push(h('span.item', { class: Number(lag.secs) > 300 || Number(lag.msgs) > 1000 ? 'warn' : '' }, h('span.k', 'Indexing lag: '), parts.join(', ') || 'none'));
     }
     for (const f of silentFeeds(hz)) {
       items.push(h('span.item.warn', h('span.k', 'Silent journal feed: '), f.name,

@@ -8,8 +8,42 @@ import { api, enc } from './api.js';
 import { fmtTime, fmtSize, listOf, pick } from './format.js';
 import { go, focusHeading } from './shell.js';
 import { jobState, progressBar, jsonDoc } from './jobs.js';
+import { zipRead } from './zip.js';
+
+// Largest export read into the page to show its manifest (the browser holds
+// it in memory); bigger ones are only downloaded.
+const MANIFEST_ZIP_MAX = 512 * 1024 * 1024;
+const MANIFEST_COLS = ['n', 'id', 'archive', 'received', 'from', 'subject', 'size', 'sha256', 'file'];
+
+// manifest.json: one JSON document per line — a header, one line per
+// message, a closing line with totals and the other files' hashes.
+function manifestView(text) {
+  const lines = text.split('\n').filter((l) => l.trim()).map((l) => {
+    try {
+      return JSON.parse(l);
+    } catch (e) {
+      return { unreadable: l.slice(0, 200) };
+    }
+  });
+  if (lines.length === 1 && !Array.isArray(lines[0])) return jsonDoc(lines[0]);
+  const head = lines.length && (lines[0].format || lines[0].format_version) ? lines.shift() : null;
+  const tail = lines.length && (lines[lines.length - 1].totals || lines[lines.length - 1].files) ? lines.pop() : null;
+  const keys = MANIFEST_COLS.filter((k) => lines.some((m) => m && m[k] !== undefined));
+  const cell = (v) => (v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+  const shown = lines.slice(0, 1000);
+  return h('div.jsondoc',
+    head ? jsonDoc(head) : null,
+    tail && tail.totals ? dl(Object.entries(tail.totals).map(([k, v]) => [`Total ${k}`, cell(v)])) : null,
+    table(keys.map((k) => ({ label: k, cell: (m) => cell(m[k]), cls: k === 'sha256' ? 'wrap' : undefined })), shown,
+      { label: 'Manifest', caption: `Messages (${lines.length}${lines.length > shown.length ? `, first ${shown.length} shown` : ''})` }),
+    tail && tail.files ? h('details.section', h('summary', 'Other files and their SHA-256'), jsonDoc({ files: [].concat(tail.files) })) : null);
+}
 
 const POLL_MS = 1000;
+const archivesText = (j) => {
+  const a = pick(j, 'archives_searched', 'archive', 'archives');
+  return a === '*' || a === undefined ? 'all you may read' : [].concat(a).join(', ');
+};
 const idOf = (x) => String(pick(x, 'id', 'export_id', 'name') ?? '');
 const dlHref = (id) => `/api/v1/exports/${enc(id)}/download`;
 
@@ -25,9 +59,9 @@ export async function list(ctx) {
     jobs.length ? table([
       { label: 'Export', cell: (j) => link(`#/exports/${enc(idOf(j))}`, idOf(j)) },
       { label: 'Created', cell: (j) => fmtTime(pick(j, 'created', 'created_at')) },
-      { label: 'By', cell: (j) => pick(j, 'created_by', 'user', 'owner') || '' },
+      { label: 'By', cell: (j) => pick(j, 'creator', 'created_by', 'user', 'owner') || '' },
       { label: 'Query', cell: (j) => h('code', String(pick(j, 'q', 'query') ?? '')) },
-      { label: 'Archive', cell: (j) => [].concat(pick(j, 'archive', 'archives') || 'all').join(', ') },
+      { label: 'Archives', cell: archivesText },
       { label: 'Format', cell: (j) => `${j.format || ''}${j.inner ? ', originals' : ''}` },
       { label: 'State', cell: (j) => progressBar(j, `Progress of export ${idOf(j)}`) },
       { label: 'Size', cell: (j) => fmtSize(pick(j, 'size', 'bytes')), cls: 'num' },
@@ -91,23 +125,47 @@ export async function detail(ctx) {
   let manifestLoaded = false;
   ctx.onLeave(() => clearTimeout(timer));
 
-  const showManifest = async (j) => {
+  // The manifest is manifest.json inside the zip: read from a download
+  // into this page (audited as a download, which it is), shown as a table,
+  // and offered for saving from the same bytes.
+  let blobUrl = null;
+  ctx.onLeave(() => blobUrl && URL.revokeObjectURL(blobUrl));
+  const showManifest = async (j, btn) => {
     if (manifestLoaded) return;
-    manifestLoaded = true;
-    let doc = j.manifest && typeof j.manifest === 'object' ? j.manifest : null;
-    if (!doc) {
-      try {
-        doc = await api('GET', `${base}/manifest`);
-      } catch (e) {
-        if (e.status === 401) throw e;
-        doc = null;
-      }
+    if (j.manifest && typeof j.manifest === 'object') {
+      manifestLoaded = true;
+      fill(manifest, h('h2#man-h', 'Manifest'), jsonDoc(j.manifest));
+      manifest.hidden = false;
+      return;
     }
-    if (!doc || !ctx.live()) return;
-    fill(manifest, h('h2#man-h', 'Manifest'),
-      h('p.hint', 'What the export contains, with the SHA-256 of every message; the same manifest, signed, is inside the download.'),
-      jsonDoc(doc));
+    btn.disabled = true;
+    fill(manifest, h('h2#man-h', 'Manifest'), h('p.status', { role: 'status', text: 'Reading the export…' }));
     manifest.hidden = false;
+    try {
+      const r = await fetch(`${base}/download`, { credentials: 'same-origin', cache: 'no-store' });
+      if (!r.ok) throw new Error(`the download answered HTTP ${r.status}`);
+      const buf = await r.arrayBuffer();
+      const bytes = await zipRead(buf, 'manifest.json');
+      if (!ctx.live()) return;
+      if (!bytes) throw new Error('the export has no manifest.json');
+      blobUrl = URL.createObjectURL(new Blob([buf], { type: 'application/zip' }));
+      manifestLoaded = true;
+      fill(manifest, h('h2#man-h', 'Manifest'),
+        h('p.hint', 'From manifest.json in the export (signed: manifest.json.sig; check the whole file with “vellum verify-export”).'),
+        h('p', h('a', { href: blobUrl, download: `vellum-export-${id}.zip`, text: 'Save this copy of the export' })),
+        manifestView(new TextDecoder().decode(bytes)));
+    } catch (e) {
+      btn.disabled = false;
+      fill(manifest, h('h2#man-h', 'Manifest'), notice('error', `The manifest cannot be shown: ${e.message}`));
+    }
+  };
+
+  const manifestBtn = (j) => {
+    const size = pick(j, 'size', 'bytes');
+    if (typeof size === 'number' && size > MANIFEST_ZIP_MAX) return h('span.hint', 'Too large to open here: manifest.json is inside the download.');
+    const b = h('button.secondary', { type: 'button', text: 'Show the manifest' });
+    b.addEventListener('click', () => showManifest(j, b));
+    return b;
   };
 
   const paint = (j) => {
@@ -125,25 +183,28 @@ export async function detail(ctx) {
     });
     fill(body,
       progressBar(j),
-      st.failed ? notice('error', `The export failed: ${pick(j, 'error', 'message') || 'no reason given'}`) : null,
+      st.failed ? notice('error', `The export failed: ${pick(j, 'reason', 'error', 'message') || 'no reason given'}`) : null,
       st.cancelled ? notice('info', 'This export was cancelled.') : null,
       st.expired ? notice('info', 'This export has expired and was deleted.') : null,
       dl([
         ['Query', String(pick(j, 'q', 'query') ?? '')],
-        ['Archive', [].concat(pick(j, 'archive', 'archives') || 'all').join(', ')],
+        ['Archives searched', archivesText(j)],
         ['Format', j.format],
         ['Content', j.inner ? 'inner originals' : 'as received'],
         ['Created', fmtTime(pick(j, 'created', 'created_at'))],
-        ['Created by', pick(j, 'created_by', 'user', 'owner')],
-        ['Messages', pick(j, 'messages', 'count', 'total')],
+        ['Created by', pick(j, 'creator', 'created_by', 'user', 'owner')],
+        ['As of', fmtTime(j.as_of)],
+        ['Finished', fmtTime(j.finished)],
+        ['Messages', pick(j, 'messages', 'count') ?? pick(j.progress || {}, 'messages_total')],
         ['Size', fmtSize(pick(j, 'size', 'bytes'))],
         ['SHA-256', pick(j, 'sha256')],
         ['Expires', fmtTime(pick(j, 'expires', 'expires_at'))],
       ]),
       h('div.actions',
         st.done ? h('a.button', { href: `${base}/download`, download: '', text: 'Download export' }) : null,
-        st.terminal ? null : cancel));
-    if (st.done) showManifest(j).catch(() => {});
+        st.done && !manifestLoaded ? manifestBtn(j) : null,
+        st.terminal ? null : cancel),
+      st.done ? h('p.hint', 'Showing the manifest reads the whole export into this page; like a download, it is recorded in the audit trail.') : null);
     return st.terminal;
   };
 

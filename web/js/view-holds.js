@@ -6,8 +6,19 @@ import { api, enc, canHold } from './api.js';
 import { fmtTime, fmtCount, listOf, pick } from './format.js';
 import { go, focusHeading, hashFor } from './shell.js';
 
-const countOf = (x) => pick(x, 'count', 'messages', 'message_count', 'held');
-const released = (x) => !!(pick(x, 'released', 'released_at') || /released/i.test(String(pick(x, 'state', 'status') || '')));
+const countOf = (x) => pick(x, 'message_count', 'count', 'messages', 'held');
+const released = (x) => x.active === false || !!(pick(x, 'released', 'released_at') || /released/i.test(String(pick(x, 'state', 'status') || '')));
+// {at, by, reason} of a release, whichever way the server puts it.
+const releaseOf = (x) => {
+  const r = x.released && typeof x.released === 'object' ? x.released : {};
+  return { at: pick(r, 'at', 'time') ?? (typeof x.released === 'string' ? x.released : x.released_at), by: pick(r, 'by', 'user') ?? x.released_by, reason: pick(r, 'reason') ?? x.release_reason };
+};
+const creatorOf = (x) => pick(x, 'creator', 'created_by');
+const archivesOf = (x) => {
+  const a = [].concat(pick(x, 'archives', 'archive') || []);
+  return a.length ? a.join(', ') : 'all';
+};
+const countText = (x) => (countOf(x) === undefined ? 'unknown' : `${x.message_count_exact === false ? 'about ' : ''}${fmtCount(countOf(x))}`);
 
 export async function list(ctx) {
   ctx.title('Legal holds');
@@ -20,9 +31,9 @@ export async function list(ctx) {
   const cols = [
     { label: 'Hold', cell: (x) => link(`#/holds/${enc(x.name)}`, x.name) },
     { label: 'Query', cell: (x) => h('code', String(pick(x, 'query', 'q') ?? '')) },
-    { label: 'Archive', cell: (x) => [].concat(pick(x, 'archive', 'archives') || 'all').join(', ') },
-    { label: 'Messages', cell: (x) => fmtCount(countOf(x)), cls: 'num' },
-    { label: 'Created', cell: (x) => `${fmtTime(pick(x, 'created', 'created_at'))} ${pick(x, 'created_by') ? `by ${x.created_by}` : ''}` },
+    { label: 'Archive', cell: archivesOf },
+    { label: 'Messages', cell: countText, cls: 'num' },
+    { label: 'Created', cell: (x) => `${fmtTime(pick(x, 'created', 'created_at'))}${creatorOf(x) ? ` by ${creatorOf(x)}` : ''}` },
     { label: 'Reason', cell: (x) => x.reason || '' },
   ];
   fill(ctx.main, h('h1', 'Legal holds'),
@@ -32,8 +43,8 @@ export async function list(ctx) {
     h('h2', `Active (${active.length})`),
     active.length ? table(cols, active, { label: 'Active holds' }) : h('p', 'No active holds.'),
     old.length ? h('h2', `Released (${old.length})`) : null,
-    old.length ? table([...cols.slice(0, 3), { label: 'Released', cell: (x) => `${fmtTime(pick(x, 'released', 'released_at'))} ${pick(x, 'released_by') ? `by ${x.released_by}` : ''}` },
-      { label: 'Release reason', cell: (x) => pick(x, 'release_reason') || '' }], old, { label: 'Released holds' }) : null);
+    old.length ? table([...cols.slice(0, 3), { label: 'Released', cell: (x) => `${fmtTime(releaseOf(x).at)}${releaseOf(x).by ? ` by ${releaseOf(x).by}` : ''}` },
+      { label: 'Release reason', cell: (x) => releaseOf(x).reason || '' }], old, { label: 'Released holds' }) : null);
   focusHeading(ctx.main);
 }
 
@@ -41,7 +52,7 @@ export async function create(ctx) {
   ctx.title('New legal hold');
   const fn = field('Name', { required: true, name: 'name', pattern: '[a-z0-9][a-z0-9._-]{0,63}', hint: 'Lower case letters, digits, . _ - (e.g. acme-litigation).' });
   const fq = field('Query', { value: ctx.query.get('q') || '', required: true, name: 'query' });
-  const fa = field('Archive', { value: ctx.query.get('archive') || '', name: 'archive', hint: 'Empty: every archive.' });
+  const fa = field('Archives', { value: ctx.query.get('archive') || '', name: 'archives', hint: 'Comma-separated; empty: every archive.' });
   const ff = field('Received from (optional)', { type: 'date', name: 'from' });
   const ft = field('Received until (optional)', { type: 'date', name: 'to' });
   const fr = field('Reason', { kind: 'textarea', required: true, name: 'reason', hint: 'Recorded with the hold and in the audit trail (matter, case number, requester).' });
@@ -55,7 +66,7 @@ export async function create(ctx) {
     submit.disabled = true;
     fill(msg);
     const body = { name: fn.input.value.trim(), query: fq.input.value.trim(), reason: fr.input.value.trim() };
-    if (fa.input.value.trim()) body.archive = fa.input.value.trim();
+    if (fa.input.value.trim()) body.archives = fa.input.value.split(/[\s,]+/).filter(Boolean);
     if (ff.input.value) body.from = ff.input.value;
     if (ft.input.value) body.to = ft.input.value;
     try {
@@ -87,7 +98,6 @@ export async function detail(ctx) {
   x = x.hold && typeof x.hold === 'object' ? x.hold : x;
   const isReleased = released(x);
   const q = String(pick(x, 'query', 'q') ?? '');
-  const arch = pick(x, 'archive', 'archives');
   const fr = field('Reason for the release', { kind: 'textarea', required: true, name: 'reason' });
   const submit = h('button.danger', { type: 'submit', text: 'Release hold' });
   const msg = h('div.msg');
@@ -112,14 +122,14 @@ export async function detail(ctx) {
     dl([
       ['State', isReleased ? 'released' : 'active'],
       ['Query', q],
-      ['Archive', [].concat(arch || 'all').join(', ')],
-      ['From', pick(x, 'from')],
-      ['To', pick(x, 'to')],
-      ['Messages held', fmtCount(countOf(x))],
+      ['Archive', archivesOf(x)],
+      ['Received from', pick(x, 'from')],
+      ['Received until', pick(x, 'to')],
+      ['Messages held', countText(x)],
       ['Reason', x.reason],
-      ['Created', `${fmtTime(pick(x, 'created', 'created_at'))}${x.created_by ? ` by ${x.created_by}` : ''}`],
-      ['Released', isReleased ? `${fmtTime(pick(x, 'released', 'released_at'))}${x.released_by ? ` by ${x.released_by}` : ''}` : ''],
-      ['Release reason', pick(x, 'release_reason')],
+      ['Created', `${fmtTime(pick(x, 'created', 'created_at'))}${creatorOf(x) ? ` by ${creatorOf(x)}` : ''}`],
+      ['Released', isReleased ? `${fmtTime(releaseOf(x).at)}${releaseOf(x).by ? ` by ${releaseOf(x).by}` : ''}` : ''],
+      ['Release reason', isReleased ? releaseOf(x).reason : ''],
     ]),
     h('p', link(hashFor('/search', { q: `hold:${name}` }), 'Search the messages under this hold')),
     isReleased || !canHold() ? null : form);

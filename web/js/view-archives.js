@@ -36,7 +36,7 @@ export async function list(ctx) {
 
 // The archive form, for create (a = null) and edit.
 function archiveForm(a, onSubmit) {
-  const fn = field('Name', { required: true, value: a ? a.name : '', readOnly: !!a, pattern: '[a-z0-9][a-z0-9._-]{0,63}', hint: a ? '' : 'Lower case letters, digits, . _ - ; cannot be changed later.' });
+  const fn = field('Name', { required: true, value: a ? a.name : '', readOnly: !!a, pattern: '[a-z0-9][a-z0-9._\\-]{0,63}', hint: a ? '' : 'Lower case letters, digits, . _ - ; cannot be changed later.' });
   const fa = field('Addresses', { kind: 'textarea', value: a ? listText(a.addresses).replace(/, /g, '\n') : '', hint: 'One per line: exact addresses, *@domain patterns, or * for anything.' });
   const fr = field('Retention', { value: a ? fmtRetention(a.retention) : 'permanent', hint: 'permanent, or a duration such as 7y, 90d, 6mo (counted from when Vellum received each message).' });
   const fd = field('Internal domains', { value: a ? listText(a.internal_domains) : '', hint: 'Comma-separated; decides direction:inbound/outbound/internal.' });

@@ -13,39 +13,45 @@ import { zipRead } from './zip.js';
 // Largest export read into the page to show its manifest (the browser holds
 // it in memory); bigger ones are only downloaded.
 const MANIFEST_ZIP_MAX = 512 * 1024 * 1024;
-const MANIFEST_COLS = ['n', 'id', 'archive', 'received', 'from', 'subject', 'size', 'sha256', 'file'];
+const MANIFEST_COLS = ['n', 'id', 'archive', 'received', 'from', 'subject', 'size', 'sha256', 'file', 'inner'];
 
-// manifest.json: one JSON document per line — a header, one line per
-// message, a closing line with totals and the other files' hashes.
-function manifestView(text) {
-  const lines = text.split('\n').filter((l) => l.trim()).map((l) => {
-    try {
-      return JSON.parse(l);
-    } catch (e) {
-      return { unreadable: l.slice(0, 200) };
-    }
-  });
-  if (lines.length === 1 && !Array.isArray(lines[0])) return jsonDoc(lines[0]);
-  const head = lines.length && (lines[0].format || lines[0].format_version) ? lines.shift() : null;
-  const tail = lines.length && (lines[lines.length - 1].totals || lines[lines.length - 1].files) ? lines.pop() : null;
-  const keys = MANIFEST_COLS.filter((k) => lines.some((m) => m && m[k] !== undefined));
-  const cell = (v) => (v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
-  const shown = lines.slice(0, 1000);
-  return h('div.jsondoc',
-    head ? jsonDoc(head) : null,
-    tail && tail.totals ? dl(Object.entries(tail.totals).map(([k, v]) => [`Total ${k}`, cell(v)])) : null,
-    table(keys.map((k) => ({ label: k, cell: (m) => cell(m[k]), cls: k === 'sha256' ? 'wrap' : undefined })), shown,
-      { label: 'Manifest', caption: `Messages (${lines.length}${lines.length > shown.length ? `, first ${shown.length} shown` : ''})` }),
-    tail && tail.files ? h('details.section', h('summary', 'Other files and their SHA-256'), jsonDoc({ files: [].concat(tail.files) })) : null);
+const cellText = (v) => (v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+
+function messagesTable(msgs) {
+  const keys = MANIFEST_COLS.filter((k) => msgs.some((m) => m && m[k] !== undefined));
+  const shown = msgs.slice(0, 1000);
+  return table(keys.map((k) => ({ label: k, cell: (m) => cellText(m && m[k]), cls: k === 'sha256' ? 'wrap' : undefined })), shown,
+    { label: 'Manifest', caption: `Messages (${msgs.length}${msgs.length > shown.length ? `, first ${shown.length} shown` : ''})` });
 }
 
-const POLL_MS = 1000;
-const archivesText = (j) => {
-  const a = pick(j, 'archives_searched', 'archive', 'archives');
-  return a === '*' || a === undefined ? 'all you may read' : [].concat(a).join(', ');
-};
-const idOf = (x) => String(pick(x, 'id', 'export_id', 'name') ?? '');
-const dlHref = (id) => `/api/v1/exports/${enc(id)}/download`;
+// manifest.json: {format, export: {...}, messages: [...], files, totals}
+// (written one message per line); JSON Lines is read too.
+function manifestView(text) {
+  let doc = null;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    doc = null;
+  }
+  if (!doc) {
+    const lines = text.split('\n').filter((l) => l.trim()).map((l) => {
+      try {
+        return JSON.parse(l);
+      } catch (e) {
+        return { unreadable: l.slice(0, 200) };
+      }
+    });
+    doc = { messages: lines.filter((l) => l && l.id !== undefined), other: lines.filter((l) => !l || l.id === undefined) };
+  }
+  const msgs = Array.isArray(doc.messages) ? doc.messages : [];
+  const about = { ...(doc.export && typeof doc.export === 'object' ? doc.export : {}) };
+  for (const k of ['format', 'format_version', 'archives']) if (doc[k] !== undefined) about[k] = doc[k];
+  const totals = doc.totals && typeof doc.totals === 'object' ? doc.totals : {};
+  return h('div.jsondoc',
+    dl([...Object.entries(about).map(([k, v]) => [k, cellText(v)]), ...Object.entries(totals).map(([k, v]) => [`total ${k}`, cellText(v)])]),
+    messagesTable(msgs),
+    doc.files ? h('details.section', h('summary', 'Other files and their SHA-256'), jsonDoc(doc.files)) : null);
+}
 
 export async function list(ctx) {
   ctx.title('Exports');

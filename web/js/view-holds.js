@@ -50,7 +50,7 @@ export async function list(ctx) {
 
 export async function create(ctx) {
   ctx.title('New legal hold');
-  const fn = field('Name', { required: true, name: 'name', pattern: '[a-z0-9][a-z0-9._-]{0,63}', hint: 'Lower case letters, digits, . _ - (e.g. acme-litigation).' });
+  const fn = field('Name', { required: true, name: 'name', pattern: '[a-z0-9][a-z0-9._\\-]{0,63}', hint: 'Lower case letters, digits, . _ - (e.g. acme-litigation).' });
   const fq = field('Query', { value: ctx.query.get('q') || '', required: true, name: 'query' });
   const fa = field('Archives', { value: ctx.query.get('archive') || '', name: 'archives', hint: 'Comma-separated; empty: every archive.' });
   const ff = field('Received from (optional)', { type: 'date', name: 'from' });

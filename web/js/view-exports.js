@@ -15,6 +15,13 @@ import { zipRead } from './zip.js';
 const MANIFEST_ZIP_MAX = 512 * 1024 * 1024;
 const MANIFEST_COLS = ['n', 'id', 'archive', 'received', 'from', 'subject', 'size', 'sha256', 'file', 'inner'];
 
+const POLL_MS = 1000;
+const archivesText = (j) => {
+  const a = pick(j, 'archives_searched', 'archive', 'archives');
+  return a === '*' || a === undefined ? 'all you may read' : [].concat(a).join(', ');
+};
+const idOf = (x) => String(pick(x, 'id', 'export_id', 'name') ?? '');
+const dlHref = (id) => `/api/v1/exports/${enc(id)}/download`;
 const cellText = (v) => (v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
 
 function messagesTable(msgs) {

@@ -201,3 +201,10 @@ export async function canaryListener() {
 }
 
 export const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
+
+// Waits for the page's next success or error notice; returns {ok, text}.
+export async function outcome(page, timeout = 30000) {
+  const n = page.locator('.notice.ok, .notice.error').first();
+  await n.waitFor({ timeout });
+  return { ok: (await n.getAttribute('class')).includes('ok'), text: await n.innerText() };
+}

@@ -40,7 +40,7 @@ function archiveForm(a, onSubmit) {
   const fa = field('Addresses', { kind: 'textarea', value: a ? listText(a.addresses).replace(/, /g, '\n') : '', hint: 'One per line: exact addresses, *@domain patterns, or * for anything.' });
   const fr = field('Retention', { value: a ? fmtRetention(a.retention) : 'permanent', hint: 'permanent, or a duration such as 7y, 90d, 6mo (counted from when Vellum received each message).' });
   const fd = field('Internal domains', { value: a ? listText(a.internal_domains) : '', hint: 'Comma-separated; decides direction:inbound/outbound/internal.' });
-  const fq = field('Quiet alert', { value: a && a.quiet_alert && a.quiet_alert !== 'off' ? String(a.quiet_alert) : '', hint: 'Warn when no mail arrives for this long (e.g. 1d); empty: never.' });
+  const fq = field('Quiet alert', { value: a && a.quiet_alert ? String(a.quiet_alert) : '', hint: 'Warn (in the status strip and /healthz) when no mail arrives for this long, e.g. 1d. Empty: the server’s default.' });
   const fc = field('Compliance mode (retention can then only grow; the archive cannot be deleted; cannot be turned off)', { type: 'checkbox', checked: !!(a && a.compliance) });
   if (a && a.compliance) fc.input.disabled = true;
   const msg = h('div.msg');
@@ -54,8 +54,8 @@ function archiveForm(a, onSubmit) {
       addresses: splitList(fa.input.value),
       retention: fr.input.value.trim() || 'permanent',
       internal_domains: splitList(fd.input.value),
-      quiet_alert: fq.input.value.trim() || 'off',
     };
+    if (fq.input.value.trim()) body.quiet_alert = fq.input.value.trim();
     if (!a) body.name = fn.input.value.trim();
     if (fc.input.checked && !(a && a.compliance)) body.compliance = true;
     submit.disabled = true;

@@ -3,7 +3,10 @@
 TESTS += tests/e2e/test_foundation.py
 EXTRA_DIST += tests/e2e/vellumtest.py tests/e2e/test_foundation.py tests/lsan.supp \
 	tests/browser/package.json tests/browser/package-lock.json tests/browser/run.mjs \
-	tests/browser/fixture.py tests/browser/search.test.mjs
+	tests/browser/fixture.py tests/browser/lib.mjs tests/browser/a11y.test.mjs \
+	tests/browser/admin.test.mjs tests/browser/auditor.test.mjs tests/browser/hostile.test.mjs \
+	tests/browser/isolation.test.mjs tests/browser/login.test.mjs tests/browser/search.test.mjs \
+	tests/browser/static.test.mjs
 
 # Fuzz targets (tests/fuzz/README.md): each replays its corpus under make check
 # in every build; with --enable-fuzzing each is also built against libFuzzer.

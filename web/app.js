@@ -188,6 +188,15 @@ document.addEventListener('keydown', (e) => {
   }
 });
 
+// Back to a tab that sat idle: ask the server whether the session still
+// lives, so an ended session shows the sign-in form at once rather than at
+// the next click.  (A 401 here goes through the session-end listener.)
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible' && session.user) {
+    api('GET', '/api/v1/session').catch(() => {});
+  }
+});
+
 shell.route = route;
 shell.defaultPage = defaultPage;
 window.addEventListener('hashchange', () => route());

@@ -155,7 +155,8 @@ export default async function (t, env) {
       const frame = page.locator('iframe.body-html');
       await frame.waitFor();
       t.eq(await frame.getAttribute('sandbox'), '', 'the HTML body is in an iframe with sandbox="" (no allow-scripts, no allow-same-origin)');
-      const fr = page.frames().find((f) => f.url().includes('/body?format=html'));
+      const fr = await (await frame.elementHandle()).contentFrame();
+      await fr.waitForURL(/\/body\?format=html/).catch(() => {});
       await fr.waitForLoadState('load').catch(() => {});
       await sleep(300);
       t.ok((await frame.contentFrame().locator('body').innerText().catch(() => '')).includes('HOSTILE-BODY-TEXT'), 'the HTML body is displayed');

@@ -4,7 +4,7 @@
 // requests and approval by a second administrator, the quarantine page, the
 // status strip (health, indexing lag, a silent journal feed), and the audit
 // entries of these changes.
-import { rawMessage, settled, watchConsole, apiLogin, hasRoute, waitIndexed, sleep, outcome } from './lib.mjs';
+import { rawMessage, settled, watchConsole, apiLogin, hasRoute, waitIndexed, sleep, outcome, navClick } from './lib.mjs';
 
 async function signIn(page, url, user, password) {
   await page.goto(`${url}/`);
@@ -51,8 +51,7 @@ export default async function (t, env) {
     if (has.quarantine) t.ok(/Quarantined: 0/.test(strip), 'and the quarantined count', strip);
 
     // ---- users ----
-    await page.getByRole('link', { name: 'Users', exact: true }).click();
-    await settled(page);
+    await navClick(page, page.getByRole('link', { name: 'Users', exact: true }));
     await page.getByLabel('Name').fill('uma');
     await page.getByLabel('Role').selectOption('auditor');
     await page.getByLabel('Archive').selectOption(has.archives ? 'default' : '*');
@@ -65,8 +64,7 @@ export default async function (t, env) {
     await op.locator('#q').waitFor();
     t.ok(true, 'the new user signs in and lands on search');
 
-    await page.getByRole('link', { name: 'Open uma' }).click();
-    await settled(page);
+    await navClick(page, page.getByRole('link', { name: 'Open uma' }));
     await page.getByLabel('Role').selectOption('legal');
     await page.getByRole('button', { name: 'Add grant' }).click();
     await page.locator('.notice.ok').waitFor();
@@ -92,8 +90,7 @@ export default async function (t, env) {
 
     // ---- API tokens ----
     if (has.tokens) {
-      await page.getByRole('link', { name: 'API tokens' }).click();
-      await settled(page);
+      await navClick(page, page.getByRole('link', { name: 'API tokens' }));
       await page.getByLabel('Name').fill('ci-export');
       await page.getByLabel('Role').selectOption('auditor');
       await page.getByRole('button', { name: 'Create token' }).click();
@@ -116,8 +113,7 @@ export default async function (t, env) {
       await settled(page);
       const list = await page.getByRole('table', { name: 'Archives' }).innerText();
       t.ok(/default/.test(list) && /quiet/.test(list), 'the archives are listed', list);
-      await page.getByRole('link', { name: 'New archive' }).click();
-      await settled(page);
+      await navClick(page, page.getByRole('link', { name: 'New archive' }));
       await page.getByLabel('Name').fill('newarch');
       await page.getByLabel('Addresses').fill('*@new.example');
       await page.getByLabel('Retention', { exact: true }).fill('30d');

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { rawMessage, login, searchFor, settled, watchForeign, watchConsole, apiLogin, hasRoute, waitIndexed } from './lib.mjs';
+import { rawMessage, login, searchFor, settled, watchForeign, watchConsole, apiLogin, hasRoute, waitIndexed, navClick } from './lib.mjs';
 
 const sha = (buf) => createHash('sha256').update(buf).digest('hex');
 
@@ -132,8 +132,7 @@ export default async function (t, env) {
 
     // ---- the message view ----
     t.eq(await searchFor(page, 'from:sam@example.com'), 1, 'search from:sam');
-    await page.locator('table.results tbody tr td.subj a').first().click();
-    await settled(page);
+    await navClick(page, page.locator('table.results tbody tr td.subj a').first());
     t.eq(await page.locator('#msg-subject').textContent(), 'Heron lunch', 'the message opens');
     const metaText = await page.locator('dl.meta').first().innerText();
     t.ok(metaText.includes('Sam <sam@example.com>') && metaText.includes(srv.sha256[1]), 'decoded headers and the SHA-256 are shown', metaText);
@@ -155,8 +154,7 @@ export default async function (t, env) {
 
     // ---- attachment and journal report ----
     t.eq(await searchFor(page, 'pelican contract'), 1, 'find the message with the attachment');
-    await page.locator('table.results tbody tr td.subj a').first().click();
-    await settled(page);
+    await navClick(page, page.locator('table.results tbody tr td.subj a').first());
     t.ok((await page.getByRole('table', { name: 'Attachments' }).innerText()).includes('pelican-draft.pdf'), 'the attachment is listed');
     if (routes.body) {
       const [att] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download pelican-draft.pdf' }).click()]);
@@ -165,8 +163,7 @@ export default async function (t, env) {
       t.skip('the attachment downloads decoded', 'GET /messages/{id}/parts/{n} is not on this server yet');
     }
     t.eq(await searchFor(page, 'quarterly'), 1, 'find the journal report');
-    await page.locator('table.results tbody tr td.subj a').first().click();
-    await settled(page);
+    await navClick(page, page.locator('table.results tbody tr td.subj a').first());
     const orig = page.getByRole('link', { name: 'Download original (.eml)' });
     if (await orig.count()) {
       const [d] = await Promise.all([page.waitForEvent('download'), orig.click()]);
@@ -190,8 +187,7 @@ export default async function (t, env) {
     // ---- export ----
     if (routes.exports) {
       await searchFor(page, 'from:pat@example.com', 2);
-      await page.getByRole('link', { name: 'Export these results…' }).click();
-      await settled(page);
+      await navClick(page, page.getByRole('link', { name: 'Export these results…' }));
       t.eq(await page.getByLabel('Query').inputValue(), 'from:pat@example.com', 'the export form takes the current search');
       await page.getByLabel('eml (one file per message)').check();
       await page.getByRole('button', { name: 'Start export' }).click();
@@ -207,8 +203,7 @@ export default async function (t, env) {
       t.ok(man.includes(srv.sha256[0]) && man.includes(srv.sha256[2]), 'the manifest is shown, with each message’s SHA-256 as sent', man.slice(0, 600));
       const [copy] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Save this copy of the export' }).click()]);
       t.ok(readFileSync(await copy.path()).equals(zbytes), 'the copy read for the manifest is the same zip');
-      await page.getByRole('link', { name: 'All exports' }).click();
-      await settled(page);
+      await navClick(page, page.getByRole('link', { name: 'All exports' }));
       t.ok((await page.getByRole('table', { name: 'Exports' }).innerText()).includes('from:pat@example.com'), 'the export is in the list of exports');
     } else {
       t.skip('export from the current search, progress, download, manifest', 'the export routes are not on this server yet');
@@ -217,20 +212,17 @@ export default async function (t, env) {
     // ---- legal hold ----
     if (routes.holds) {
       await searchFor(page, 'pelican', 2);
-      await page.getByRole('link', { name: 'Place a legal hold…' }).click();
-      await settled(page);
+      await navClick(page, page.getByRole('link', { name: 'Place a legal hold…' }));
       await page.getByLabel('Name').fill('pelican-matter');
       await page.getByLabel('Reason').fill('Case 2026-17: Pelican merger');
       await page.getByRole('button', { name: 'Place hold' }).click();
       await page.locator('h1', { hasText: 'pelican-matter' }).or(page.locator('.notice.error')).first().waitFor();
       await settled(page);
       t.ok((await page.locator('h1').textContent()).includes('pelican-matter'), 'the hold is created from the search', await page.locator('main').innerText());
-      await page.getByRole('link', { name: 'All holds' }).click();
-      await settled(page);
+      await navClick(page, page.getByRole('link', { name: 'All holds' }));
       const active = await page.getByRole('table', { name: 'Active holds' }).innerText();
       t.ok(/pelican-matter[\s\S]*\b2\b/.test(active), 'the hold is listed with its message count', active);
-      await page.getByRole('link', { name: 'pelican-matter' }).click();
-      await settled(page);
+      await navClick(page, page.getByRole('link', { name: 'pelican-matter' }));
       await page.getByLabel('Reason for the release').fill('Matter settled');
       await page.getByRole('button', { name: 'Release hold' }).click();
       await page.locator('.notice.ok', { hasText: 'released' }).or(page.locator('.notice.error')).first().waitFor();

@@ -6,7 +6,7 @@
 // must never fire, and no request may leave for any host but Vellum's own.
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { login, searchFor, settled, watchForeign, watchConsole, canaryListener, apiLogin, hasRoute, waitIndexed, sleep } from './lib.mjs';
+import { login, searchFor, settled, watchForeign, watchConsole, canaryListener, apiLogin, hasRoute, waitIndexed, sleep, navClick } from './lib.mjs';
 
 const b64 = (s) => Buffer.from(s, 'utf-8').toString('base64');
 
@@ -145,8 +145,7 @@ export default async function (t, env) {
     await page.screenshot({ path: join(env.artifacts, 'hostile-search.png'), fullPage: true });
 
     // ---- the HTML message ----
-    await page.locator('table.results td.subj a', { hasText: 'Invoice' }).click();
-    await settled(page);
+    await navClick(page, page.locator('table.results td.subj a', { hasText: 'Invoice' }));
     t.eq(await page.locator('#msg-subject').textContent(), H.subject, 'the message heading shows the subject as text');
     t.ok((await page.locator('dl.meta').first().innerText()).includes('<svg onload='), 'the sender name shows as text');
     const atts = await page.getByRole('table', { name: 'Attachments' }).innerText();
@@ -197,8 +196,7 @@ export default async function (t, env) {
     // ---- the plain-text message ----
     await page.evaluate(() => history.back());
     await settled(page);
-    await page.locator('table.results td.subj a', { hasText: 'javascript:' }).click();
-    await settled(page);
+    await navClick(page, page.locator('table.results td.subj a', { hasText: 'javascript:' }));
     t.ok((await page.locator('#msg-subject').textContent()).startsWith('<svg/onload='), 'the second subject shows as text');
     if (haveBody) {
       await page.locator('pre.body-text').waitFor();

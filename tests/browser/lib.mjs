@@ -103,6 +103,15 @@ export async function settled(page, timeout = 15000) {
   }, null, { timeout });
 }
 
+// Clicks something that navigates (a link to another hash route) and waits
+// until the new page is shown.
+export async function navClick(page, locator) {
+  const before = await page.evaluate(() => location.hash);
+  await locator.click();
+  await page.waitForFunction((b) => location.hash !== b, before);
+  await settled(page);
+}
+
 export async function login(page, url, user, password, { expectOk = true } = {}) {
   await page.goto(`${url}/`);
   await page.getByLabel('User', { exact: true }).fill(user);

@@ -2,7 +2,7 @@
 // panel, quick filters (archive, last 12 h / 7 d / 30 d / custom range, by
 // received or sent date, has attachment), sorting (menu and column
 // headers), paging with totals, errors in a query.
-import { rawMessage, login, searchFor, settled, watchConsole, waitIndexed, sleep } from './lib.mjs';
+import { rawMessage, login, searchFor, settled, navClick, watchConsole, waitIndexed, sleep } from './lib.mjs';
 
 const DAY = 86400000;
 const rfc2822 = (ms) => new Date(ms).toUTCString().replace('GMT', '+0000');
@@ -69,8 +69,7 @@ export default async function (t, env) {
     t.eq(await helpBtn.getAttribute('aria-expanded'), 'true', 'its button says so (aria-expanded)');
     const helpText = await page.locator('#search-help').innerText();
     t.ok(['from:', 'bcc:', 'has:', 'received:', 'OR', 'date:'].every((w) => helpText.includes(w)), 'the help lists fields and operators');
-    await page.locator('#search-help a', { hasText: 'received:24h' }).click();
-    await settled(page);
+    await navClick(page, page.locator('#search-help a', { hasText: 'received:24h' }));
     t.eq(await q.inputValue(), 'received:24h', 'a help example runs as a search');
     t.ok(/of 30/.test(await status()), 'and finds what it says', await status());
     await page.locator('table.results tbody tr').first().focus();
@@ -85,12 +84,10 @@ export default async function (t, env) {
     t.eq(await rows(), 25, 'per page: 25 rows');
     t.ok(/Messages 1–25 of 30/.test(await status()), 'the total is shown', await status());
     t.ok(/Page 1 of 2/.test(await page.locator('nav.pager').innerText()), 'the pager says page 1 of 2');
-    await page.getByRole('link', { name: 'Next' }).click();
-    await settled(page);
+    await navClick(page, page.getByRole('link', { name: 'Next' }));
     t.eq(await rows(), 5, 'the next page has the remaining 5');
     t.ok(/Messages 26–30 of 30/.test(await status()) && page.url().includes('offset=25'), 'and its place is in the URL', page.url());
-    await page.getByRole('link', { name: 'Previous' }).click();
-    await settled(page);
+    await navClick(page, page.getByRole('link', { name: 'Previous' }));
     t.eq(await rows(), 25, 'Previous goes back');
 
     // ---- sorting ----
@@ -104,12 +101,10 @@ export default async function (t, env) {
     await page.getByLabel('Sort', { exact: true }).selectOption('-date');
     await settled(page);
     t.ok((await subjects())[0].startsWith('Report 00'), 'newest first');
-    await page.locator('thead a.sort', { hasText: 'Date' }).click();
-    await settled(page);
+    await navClick(page, page.locator('thead a.sort', { hasText: 'Date' }));
     t.ok((await subjects())[0].startsWith('Report 29'), 'the Date column header toggles the order');
     t.eq(await page.locator('th[aria-sort]').getAttribute('aria-sort'), 'ascending', 'and says so (aria-sort)');
-    await page.locator('thead a.sort', { hasText: 'Received' }).click();
-    await settled(page);
+    await navClick(page, page.locator('thead a.sort', { hasText: 'Received' }));
     t.ok(page.url().includes('sort=-received'), 'the Received header sorts by arrival', page.url());
 
     // ---- quick filters ----

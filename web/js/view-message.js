@@ -32,10 +32,8 @@ function attachmentsOf(m) {
   return listOf(m.parts).filter((p) => p.attachment).map((p) => ({ part: p.num, filename: p.filename, content_type: p.content_type, size: p.size, sha256: p.sha256 }));
 }
 
-function hasHtml(m) {
-  if (m.body && typeof m.body === 'object' && 'html' in m.body) return !!m.body.html;
-  return listOf(m.parts).some((p) => /^text\/html\b/i.test(p.content_type || '') && !p.attachment);
-}
+// The detail says whether GET .../body?format=html has anything to show.
+const hasHtml = (m) => !!(m.body && typeof m.body === 'object' && m.body.html);
 
 function journalRecipients(j) {
   const rs = listOf(j, 'recipients');

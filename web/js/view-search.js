@@ -190,7 +190,7 @@ function queryBox(value, extra) {
 
 function markers(r) {
   const out = [];
-  if (r.attachment_count > 0) out.push(h('span.badge.att', { title: `${r.attachment_count} attachment(s)` }, `📎 ${r.attachment_count}`));
+  if (r.attachment_count > 0) out.push(h('span.badge.att', `${r.attachment_count} attachment${r.attachment_count === 1 ? '' : 's'}`));
   if (r.journal) out.push(h('span.badge.jr', { title: 'Delivered as a journal report' }, 'journal'));
   if (r.quarantined) out.push(h('span.badge.warn', { title: 'The indexer gave up on this message' }, 'quarantined'));
   if (r.truncated) out.push(h('span.badge.warn', { title: 'Something was cut at a limit; see the message' }, 'truncated'));

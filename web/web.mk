@@ -8,7 +8,7 @@ WEB_FILES = web/index.html web/app.js web/style.css web/favicon.svg \
 	web/js/view-exports.js web/js/view-holds.js web/js/view-login.js \
 	web/js/view-message.js web/js/view-purges.js web/js/view-quarantine.js \
 	web/js/view-search.js web/js/view-tokens.js web/js/view-users.js
-EXTRA_DIST += $(WEB_FILES) web/embed.py
+EXTRA_DIST += $(WEB_FILES) web/embed.py web/README.md
 libvellum_a_SOURCES += include/vellum/web.h
 nodist_libvellum_a_SOURCES += web/web_assets.c
 BUILT_SOURCES += web/web_assets.c

@@ -112,6 +112,11 @@ export async function api(method, path, body, opts = {}) {
     for (const fn of listeners) fn(had);
     throw new ApiError(401, 'unauthorized', 'Your session has ended; sign in again.');
   }
+  if (r.status === 403 && data && data.error && data.error.code === 'totp_enrolment_required') {
+    // [http] require_totp_for_admin: this session may only enrol.
+    session.enrolTotp = true;
+    location.hash = '#/account?enrol=1';
+  }
   if (!r.ok) {
     const err = (data && data.error) || {};
     const ra = parseInt(r.headers.get('Retry-After') || '', 10);

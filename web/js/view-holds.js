@@ -53,8 +53,8 @@ export async function create(ctx) {
   const fn = field('Name', { required: true, name: 'name', pattern: '[a-z0-9][a-z0-9._\\-]{0,63}', hint: 'Lower case letters, digits, . _ - (e.g. acme-litigation).' });
   const fq = field('Query', { value: ctx.query.get('q') || '', required: true, name: 'query' });
   const fa = field('Archives', { value: ctx.query.get('archive') || '', name: 'archives', hint: 'Comma-separated; empty: every archive.' });
-  const ff = field('Received from (optional)', { type: 'date', name: 'from' });
-  const ft = field('Received until (optional)', { type: 'date', name: 'to' });
+  const ff = field('From (optional)', { type: 'date', name: 'from', hint: 'Limits the hold to mail of this period.' });
+  const ft = field('Until (optional)', { type: 'date', name: 'to' });
   const fr = field('Reason', { kind: 'textarea', required: true, name: 'reason', hint: 'Recorded with the hold and in the audit trail (matter, case number, requester).' });
   const submit = h('button', { type: 'submit', text: 'Place hold' });
   const msg = h('div.msg');
@@ -123,8 +123,8 @@ export async function detail(ctx) {
       ['State', isReleased ? 'released' : 'active'],
       ['Query', q],
       ['Archive', archivesOf(x)],
-      ['Received from', pick(x, 'from')],
-      ['Received until', pick(x, 'to')],
+      ['From', pick(x, 'from')],
+      ['Until', pick(x, 'to')],
       ['Messages held', countText(x)],
       ['Reason', x.reason],
       ['Created', `${fmtTime(pick(x, 'created', 'created_at'))}${creatorOf(x) ? ` by ${creatorOf(x)}` : ''}`],

@@ -31,6 +31,7 @@ const journal = [
   'To: sales-member@contoso.example, Expanded: sales@contoso.example',
   'To: erin@fabrikam.example, Forwarded: frank@contoso.example', '',
   '--jb', 'Content-Type: message/rfc822', '',
+  'Authentication-Results: mx.contoso.example; dmarc=fail header.from=contoso.example; spf=pass smtp.mailfrom=contoso.example; dkim=none',
   'From: Alice <alice@contoso.example>', 'To: bob@contoso.example', 'Cc: carol@contoso.example',
   'Subject: Quarterly results', 'Date: Wed, 25 Nov 2026 07:59:00 +0000', 'Message-ID: <q1@contoso.example>',
   'Content-Type: text/plain; charset=utf-8', '', 'Quarterly numbers are up.', '', '--jb--', '',
@@ -168,7 +169,7 @@ export default async function (t, env) {
     if (await orig.count()) {
       const [d] = await Promise.all([page.waitForEvent('download'), orig.click()]);
       const inner = readFileSync(await d.path()).toString();
-      t.ok(inner.startsWith('From: Alice <alice@contoso.example>') && inner.includes('Quarterly numbers are up.') && !inner.includes('X-MS-Journal-Report'),
+      t.ok(inner.startsWith('Authentication-Results: mx.contoso.example;') && inner.includes('From: Alice <alice@contoso.example>') && inner.includes('Quarterly numbers are up.') && !inner.includes('X-MS-Journal-Report'),
         'the original inside the journal report downloads on its own', inner.slice(0, 200));
     } else {
       t.skip('the original inside the journal report downloads on its own', 'the message detail does not mark the journal report on this server yet');
@@ -182,6 +183,13 @@ export default async function (t, env) {
       await page.screenshot({ path: join(env.artifacts, 'journal.png'), fullPage: true });
     } else {
       t.skip('journal recipients are listed with their roles', 'the message detail has no structured journal data on this server yet');
+    }
+    const auth = page.getByRole('table', { name: 'Authentication results' });
+    if (await auth.count()) {
+      const text = await auth.innerText();
+      t.ok(/dmarc\s+fail/.test(text) && /spf\s+pass/.test(text), 'the authentication results are shown', text);
+    } else {
+      t.skip('the authentication results are shown', 'the message detail has no authentication results on this server yet');
     }
 
     // ---- export ----

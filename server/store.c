@@ -1,9 +1,11 @@
 /* store.c — opening and closing the store, the archive table, status text.
  *
- * Does: load the master key, open every archive (recovering them in
- * read-write mode), start and stop the writer, create/list/find archives,
- * create the key files for `vellum init`.  Does not: take the data-dir lock
- * (the app does, app_lock) or know any archive's policy (db module).
+ * Does: load the master and signing keys, open every archive (recovering
+ * them in read-write mode), start and stop the writer and the packer,
+ * create/list/find archives, report their segments and statistics, register
+ * the store's metrics, create the key files for `vellum init`.  Does not:
+ * take the data-dir lock (the app does, app_lock) or know any archive's
+ * policy (db module, retention).
  */
 #include "config.h"
 
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store_private.h"
@@ -84,6 +87,9 @@ static void store_free(store_t *s)
 	free(s->archives);
 	store_cctx_free_all(s);
 	keys_secure_free(s->mkey);
+	keys_secure_free(s->sign_sk);
+	free(s->master_key_file);
+	free(s->master_key_command);
 	buf_free(&s->wbuf);
 	if (s->wbuf2.data)
 		sodium_memzero(s->wbuf2.data, s->wbuf2.cap);
@@ -92,9 +98,52 @@ static void store_free(store_t *s)
 	pthread_mutex_destroy(&s->wlock);
 	pthread_cond_destroy(&s->wcond);
 	pthread_mutex_destroy(&s->cctx_lock);
+	pthread_mutex_destroy(&s->plock);
+	pthread_cond_destroy(&s->pcond);
+	pthread_cond_destroy(&s->pidle);
 	free(s->data_dir);
 	free(s->archives_dir);
 	free(s);
+}
+
+static void metrics_init(store_t *s)
+{
+	if (!s->metrics)
+		return;
+	s->m_append = metrics_histogram(s->metrics, "vellum_store_append_seconds",
+	                                "Time from commit to durable, per append", NULL,
+	                                metrics_latency_buckets, metrics_latency_nbuckets);
+	s->m_fsync = metrics_histogram(s->metrics, "vellum_store_fsync_seconds",
+	                               "Duration of each fdatasync of a segment or head", NULL,
+	                               metrics_latency_buckets, metrics_latency_nbuckets);
+	static const double batch_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
+	s->m_batch = metrics_histogram(s->metrics, "vellum_store_batch_jobs",
+	                               "Jobs written per group commit", NULL, batch_bounds,
+	                               sizeof batch_bounds / sizeof batch_bounds[0]);
+}
+
+static store_status_t open_keys(store_t *s, const config_t *cfg)
+{
+	char q[LOG_Q_MAX];
+	keys_status_t ks = keys_master_load(cfg->storage.master_key_file,
+	                                    cfg->storage.master_key_command, &s->mkey);
+	if (ks == KEYS_ENOENT)
+		log_error("store.open", "path=%s msg=%s",
+		          log_q(q, sizeof q,
+		                cfg->storage.master_key_file ? cfg->storage.master_key_file : ""),
+		          "no master key (run vellum init)");
+	if (ks != KEYS_OK)
+		return STORE_EKEY;
+	keys_id(s->mkey, s->mkey_id);
+	char *kd = config_data_path(cfg, "keys");
+	ks = keys_signing_load(kd, s->readonly ? NULL : &s->sign_sk, s->sign_pk);
+	free(kd);
+	s->have_pk = ks == KEYS_OK;
+	if (ks != KEYS_OK && !s->readonly) {
+		log_error("store.open", "msg=%s", "no server signing key (run vellum init)");
+		return STORE_EKEY;
+	}
+	return STORE_OK;
 }
 
 store_status_t store_open(const config_t *cfg, const store_opts_t *opts, store_t **out)
@@ -104,15 +153,28 @@ store_status_t store_open(const config_t *cfg, const store_opts_t *opts, store_t
 	store_t *s = xcalloc(1, sizeof *s);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->wlock, NULL);
-	pthread_cond_init(&s->wcond, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the writer's tick */
+	pthread_cond_init(&s->wcond, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&s->cctx_lock, NULL);
+	pthread_mutex_init(&s->plock, NULL);
+	pthread_cond_init(&s->pcond, NULL);
+	pthread_cond_init(&s->pidle, NULL);
 	s->readonly = opts && opts->mode == STORE_OPEN_READONLY;
 	s->inflight_max = opts ? opts->inflight_max : 0;
+	s->metrics = opts ? opts->metrics : NULL;
+	s->pack_disabled = opts && opts->no_pack;
+	s->pack_level = opts && opts->pack_level ? opts->pack_level : STORE_PACK_LEVEL;
 	s->data_dir = xstrdup(cfg->storage.data_dir);
 	s->archives_dir = config_data_path(cfg, "archives");
+	s->master_key_file = xstrdup(cfg->storage.master_key_file);
+	s->master_key_command = xstrdup(cfg->storage.master_key_command);
 	s->segment_max = cfg->storage.segment_max;
 	s->segment_max_age = cfg->storage.segment_max_age;
 	s->min_free = cfg->storage.min_free;
+	metrics_init(s);
 	store_status_t st = STORE_OK;
 	struct stat stt;
 	if (stat(s->data_dir, &stt) != 0 || !S_ISDIR(stt.st_mode)) {
@@ -120,30 +182,24 @@ store_status_t store_open(const config_t *cfg, const store_opts_t *opts, store_t
 		          "no data directory (run vellum init)");
 		st = STORE_ENOTFOUND;
 	}
-	if (st == STORE_OK) {
-		keys_status_t ks = keys_master_load(cfg->storage.master_key_file,
-		                                    cfg->storage.master_key_command, &s->mkey);
-		if (ks == KEYS_ENOENT)
-			log_error(
-			    "store.open", "path=%s msg=%s",
-			    log_q(q, sizeof q,
-			          cfg->storage.master_key_file ? cfg->storage.master_key_file : ""),
-			    "no master key (run vellum init)");
-		if (ks != KEYS_OK)
-			st = STORE_EKEY;
-		else
-			keys_id(s->mkey, s->mkey_id);
-	}
+	if (st == STORE_OK)
+		st = open_keys(s, cfg);
 	if (st == STORE_OK && !s->readonly && util_mkdir_p(s->archives_dir, 0700) != UTIL_OK) {
 		log_error("store.mkdir", "path=%s err=%s", log_q(q, sizeof q, s->archives_dir),
 		          strerror(errno));
 		st = STORE_EIO;
 	}
+	if (st == STORE_OK && !s->readonly)
+		st = store_key_rotate_recover(s);
 	if (st == STORE_OK && access(s->archives_dir, F_OK) == 0)
 		st = store_archives_load_all(s);
 	if (st == STORE_OK && !s->readonly)
 		st = store_writer_start(s);
+	if (st == STORE_OK && !s->readonly)
+		st = store_packer_start(s);
 	if (st != STORE_OK) {
+		store_packer_stop(s);
+		store_writer_stop(s);
 		store_free(s);
 		return st;
 	}
@@ -155,12 +211,33 @@ void store_close(store_t *s)
 {
 	if (!s)
 		return;
+	store_packer_stop(s);
 	store_writer_stop(s);
 	store_free(s);
 }
 
-static void table_add(store_t *s, store_archive_t *a)
+/* Registers the archive's gauges (and sets them). */
+static void archive_metrics(store_t *s, store_archive_t *a)
 {
+	if (!s->metrics)
+		return;
+	const char *labels[] = {"archive", a->name, NULL};
+	a->m_segments = metrics_gauge(s->metrics, "vellum_store_segments",
+	                              "Segment files per archive", labels);
+	a->m_bytes = metrics_gauge(s->metrics, "vellum_store_bytes",
+	                           "Segment bytes on disk per archive", labels);
+	store_archive_metrics_update(a);
+}
+
+void store_archive_metrics_update(store_archive_t *a)
+{
+	metric_set(a->m_segments, (double)atomic_load(&a->nsegs_gauge));
+	metric_set(a->m_bytes, (double)atomic_load(&a->bytes));
+}
+
+void store_table_add(store_t *s, store_archive_t *a)
+{
+	archive_metrics(s, a);
 	if (s->narchives == s->caparchives) {
 		s->caparchives = s->caparchives ? 2 * s->caparchives : 8;
 		s->archives = xrealloc(s->archives, s->caparchives * sizeof *s->archives);
@@ -174,14 +251,23 @@ store_archive_t *store_archive_get(store_t *s, const char *name)
 		return NULL;
 	pthread_mutex_lock(&s->lock);
 	store_archive_t *a = NULL;
-	for (size_t i = 0; i < s->narchives && !a; i++)
-		if (!strcmp(s->archives[i]->name, name))
-			a = s->archives[i];
+	bool gone = false;
+	for (size_t i = 0; i < s->narchives && !a && !gone; i++)
+		if (!strcmp(s->archives[i]->name, name)) {
+			if (atomic_load(&s->archives[i]->deleted))
+				gone = true; /* a new one of that name may exist */
+			else
+				a = s->archives[i];
+		}
+	if (!a && gone && !s->readonly) {
+		pthread_mutex_unlock(&s->lock);
+		return NULL;
+	}
 	if (!a) {
 		char *dir = util_path_join(s->archives_dir, name);
 		char *key = util_path_join(dir, "archive.key");
 		if (access(key, F_OK) == 0 && store_archive_open(s, name, &a) == STORE_OK)
-			table_add(s, a);
+			store_table_add(s, a);
 		free(key);
 		free(dir);
 	}
@@ -201,12 +287,12 @@ store_status_t store_archive_create(store_t *s, const char *name)
 	store_archive_t *a = NULL;
 	store_status_t st = STORE_OK;
 	for (size_t i = 0; i < s->narchives; i++)
-		if (!strcmp(s->archives[i]->name, name))
+		if (!strcmp(s->archives[i]->name, name) && !atomic_load(&s->archives[i]->deleted))
 			st = STORE_EEXIST;
 	if (st == STORE_OK)
 		st = store_archive_create_locked(s, name, &a);
 	if (st == STORE_OK)
-		table_add(s, a);
+		store_table_add(s, a);
 	pthread_mutex_unlock(&s->lock);
 	return st;
 }
@@ -282,6 +368,143 @@ store_status_t store_archive_stats(store_t *s, const char *archive, store_archiv
 		free(firsts);
 	}
 	return st;
+}
+
+static store_cat_t *cat_r(store_archive_t *a)
+{
+	pthread_mutex_lock(&a->cat_r_lock);
+	if (!a->cat_r)
+		store_cat_open(a->dir, true, &a->cat_r);
+	if (!a->cat_r)
+		pthread_mutex_unlock(&a->cat_r_lock);
+	return a->cat_r;
+}
+
+/* Fills what a segment's header and file say. */
+static void seg_info_file(store_t *s, store_archive_t *a, store_segment_info_t *si)
+{
+	store_segfile_t f;
+	if (store_segfile_open(s, a, si->first_seq, &f) != STORE_OK)
+		return;
+	si->bytes = f.size;
+	si->created = f.hdr.created;
+	si->packed = f.packed;
+	if (f.packed) {
+		si->sealed = true;
+		si->last_seq = f.hdr.last_seq;
+	}
+	store_segfile_close(&f);
+}
+
+/* Read-only stores: does the segment's last record say it is sealed? */
+static bool seg_ends_sealed(store_t *s, store_archive_t *a, uint64_t first)
+{
+	store_segfile_t f;
+	if (store_segfile_open(s, a, first, &f) != STORE_OK)
+		return false;
+	uint64_t off = STORE_SEG_HDR_SIZE;
+	uint8_t type = 0;
+	store_rec_hdr_t h;
+	const char *why;
+	while (store_seg_read_hdr(f.fd, f.path, off, f.size, &h, &why) == STORE_RD_OK) {
+		type = h.type;
+		off += h.length;
+	}
+	store_segfile_close(&f);
+	return type == STORE_REC_SEAL;
+}
+
+store_status_t store_segments(store_t *s, const char *archive, store_segment_info_t **out,
+                              size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	store_archive_t *a = store_archive_get(s, archive);
+	if (!a)
+		return STORE_ENOTFOUND;
+	uint64_t *firsts;
+	size_t nf;
+	store_status_t st = store_seg_list(a->dir, &firsts, &nf);
+	if (st != STORE_OK)
+		return st;
+	store_head_t h;
+	st = store_archive_head(s, a, &h);
+	store_segment_info_t *v = xcalloc(nf + 1, sizeof *v);
+	for (size_t i = 0; i < nf && st == STORE_OK; i++) {
+		store_segment_info_t *si = &v[i];
+		si->first_seq = firsts[i];
+		seg_info_file(s, a, si);
+		if (!si->packed) {
+			/* Records end where the next segment begins, or at the head. */
+			uint64_t end = i + 1 < nf ? firsts[i + 1] - 1 : h.seq;
+			si->last_seq = end >= si->first_seq ? end : 0;
+			si->sealed = i + 1 < nf;
+		}
+	}
+	if (nf && st == STORE_OK && !v[nf - 1].packed) {
+		/* The newest takes appends unless it ends with its seal. */
+		bool active = s->readonly ? !seg_ends_sealed(s, a, v[nf - 1].first_seq)
+		                          : atomic_load(&a->pub_active) == v[nf - 1].first_seq;
+		v[nf - 1].active = active;
+		v[nf - 1].sealed = !active;
+	}
+	store_cat_t *c = st == STORE_OK ? cat_r(a) : NULL;
+	if (c) {
+		store_cat_segstat_t *ss = NULL;
+		size_t nss = 0;
+		st = store_cat_segstats(c, &ss, &nss);
+		pthread_mutex_unlock(&a->cat_r_lock);
+		for (size_t i = 0, k = 0; i < nf && st == STORE_OK; i++) {
+			while (k < nss && ss[k].segment < v[i].first_seq)
+				k++;
+			if (k < nss && ss[k].segment == v[i].first_seq) {
+				v[i].arrivals = ss[k].arrivals;
+				v[i].messages = ss[k].messages;
+				v[i].raw_bytes = ss[k].raw_bytes;
+				v[i].received_min = ss[k].rmin;
+				v[i].received_max = ss[k].rmax;
+			}
+		}
+		free(ss);
+	}
+	free(firsts);
+	if (st != STORE_OK) {
+		free(v);
+		return st;
+	}
+	*out = v;
+	*n = nf;
+	return STORE_OK;
+}
+
+store_status_t store_segment_arrivals(store_t *s, const char *archive, uint64_t segment,
+                                      store_arrival_ref_t **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	store_archive_t *a = store_archive_get(s, archive);
+	if (!a)
+		return STORE_ENOTFOUND;
+	store_cat_t *c = cat_r(a);
+	if (!c)
+		return STORE_ENOTFOUND;
+	store_cat_arr_t *arr = NULL;
+	size_t narr = 0;
+	store_status_t st = store_cat_seg_arrivals(c, segment, &arr, &narr);
+	pthread_mutex_unlock(&a->cat_r_lock);
+	if (st != STORE_OK)
+		return st;
+	store_arrival_ref_t *v = xcalloc(narr + 1, sizeof *v);
+	for (size_t i = 0; i < narr; i++)
+		v[i] = (store_arrival_ref_t){.msg_seq = arr[i].msg_seq,
+		                             .record_seq = arr[i].record_seq,
+		                             .segment = arr[i].segment,
+		                             .received = arr[i].received,
+		                             .size = arr[i].size};
+	free(arr);
+	*out = v;
+	*n = narr;
+	return STORE_OK;
 }
 
 bool store_id_parse(const char *id, char archive[STORE_NAME_MAX + 1], uint64_t *seq)

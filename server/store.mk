@@ -1,8 +1,11 @@
 # Segment store: record format, keys, segments, writer thread, catalog, recovery, verify.
 libvellum_a_SOURCES += include/vellum/store.h include/vellum/keys.h \
-	server/store_private.h server/keys.c server/store.c server/store_record.c \
-	server/store_segment.c server/store_archive.c server/store_recover.c \
-	server/store_catalog.c server/store_writer.c server/store_read.c server/store_verify.c
+	server/store_private.h server/store_job.h server/keys.c server/store.c \
+	server/store_record.c server/store_signed.c server/store_segment.c \
+	server/store_segfile.c server/store_archive.c server/store_recover.c \
+	server/store_catalog.c server/store_queue.c server/store_append.c \
+	server/store_writer.c server/store_pack.c server/store_delete.c server/store_keys.c \
+	server/store_read.c server/store_verify.c
 EXTRA_DIST += doc/format.md
 
 check_PROGRAMS += tests/unit/test_keys tests/unit/test_store_record tests/unit/test_store

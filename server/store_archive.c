@@ -1,12 +1,11 @@
 /* store_archive.c — one archive's directory: its keys, keystore, head,
  * segments table, recovery on open and catalog synchronisation.
  *
- * Does: create an archive atomically (build in a temporary directory, rename);
- * load it (unwrap the archive key with the master key and every segment key
- * with the archive key); read and write the two-slot head; on a read-write
- * open, recover the active segment (truncate a torn tail beyond the head,
- * report loss before it) and bring the catalog up to date.  Does not: write
- * records (store_writer.c) or serve reads (store_read.c).
+ * Does: the archive key (wrap, unwrap), the keystore (segment keys: load,
+ * save, add, replace, remove), the two-slot head, creating a new active
+ * segment file, the segment table readers look keys up in.  Does not: open
+ * or recover archives (store_recover.c), write records (store_writer.c) or
+ * serve reads (store_read.c, store_segfile.c).
  *
  * archive.key (96 bytes):  magic "\x89VLAKEY\n" | u16 version 1 | 6 reserved |
  *   master key fingerprint[8] | wrapped archive key[72]
@@ -14,7 +13,10 @@
  * keystore: magic "\x89VLKSTR\n" | u16 version 1 | u16 0 | u32 count, then
  *   count entries of 112 bytes: u64 first_seq | segment_id[16] | i64 created |
  *   8 reserved | wrapped segment key[72]
- *   (AD "vellum segment key v1" 0x00 name 0x00 le64(first_seq) segment_id)
+ *   (AD "vellum segment key v1" 0x00 name 0x00 le64(first_seq) segment_id).
+ *   Ascending first_seq; a first_seq appears twice only while a compacted
+ *   replacement of that segment is being committed (the file's header id
+ *   says which key is its own; recovery drops the other).
  * head: two slots of 128 bytes: magic "\x89VLHEAD\n" | u16 version 1 |
  *   6 reserved | u64 generation | u64 seq | link[32] | u64 segment | u64 end |
  *   16 reserved | mac[32] = BLAKE2b-256 keyed KDF(archive key, 2, "vlhead__")
@@ -42,18 +44,8 @@ static const uint8_t head_magic[8] = {0x89, 'V', 'L', 'H', 'E', 'A', 'D', '\n'};
 #define KS_HDR_SIZE    16
 #define KS_ENTRY_SIZE  112
 
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
+#define put64 store_put64
+#define get64 store_get64
 
 bool store_name_valid(const char *name, bool *is_log)
 {
@@ -123,6 +115,13 @@ void store_archive_free(store_archive_t *a)
 		close(a->sealed_fd);
 	if (a->head_fd >= 0)
 		close(a->head_fd);
+	for (store_blkidx_t *b = a->blkidx, *nb; b; b = nb) {
+		nb = b->next;
+		free(b->seq);
+		free(b->off);
+		free(b);
+	}
+	free(a->gaps);
 	for (size_t i = 0; i < a->nslabs; i++)
 		keys_secure_free(a->slabs[i]);
 	free(a->slabs);
@@ -131,31 +130,32 @@ void store_archive_free(store_archive_t *a)
 	keys_secure_free(a->headkey);
 	pthread_mutex_destroy(&a->lock);
 	pthread_mutex_destroy(&a->cat_r_lock);
+	pthread_mutex_destroy(&a->maint);
 	free(a->dir);
 	free(a);
 }
 
 /* ---- archive.key ---- */
 
-store_status_t store_archive_akey_write(store_t *s, const char *dir, const char *name,
-                                        const uint8_t *akey)
+store_status_t store_archive_akey_write_to(const char *path, const char *name,
+                                           const uint8_t *mkey, const uint8_t *akey)
 {
 	uint8_t file[AKEY_FILE_SIZE] = {0};
 	memcpy(file, akey_magic, 8);
 	file[8] = 1;
-	memcpy(file + 16, s->mkey_id, KEYS_ID_BYTES);
+	keys_id(mkey, file + 16);
 	buf_t ad = {0};
 	akey_ad(name, &ad);
-	keys_wrap(s->mkey, akey, ad.data, ad.len, file + 24);
+	keys_wrap(mkey, akey, ad.data, ad.len, file + 24);
 	buf_free(&ad);
+	return store_file_replace(path, file, sizeof file, 0600);
+}
+
+store_status_t store_archive_akey_write(store_t *s, const char *dir, const char *name,
+                                        const uint8_t *akey)
+{
 	char *path = util_path_join(dir, "archive.key");
-	store_status_t st = STORE_OK;
-	if (util_write_file_atomic(path, file, sizeof file, 0600) != UTIL_OK) {
-		char q[LOG_Q_MAX];
-		log_error("store.write", "path=%s err=%s", log_q(q, sizeof q, path),
-		          strerror(errno));
-		st = STORE_EIO;
-	}
+	store_status_t st = store_archive_akey_write_to(path, name, s->mkey, akey);
 	free(path);
 	return st;
 }
@@ -201,34 +201,60 @@ store_status_t store_archive_akey_load(store_t *s, store_archive_t *a)
 
 /* ---- keystore ---- */
 
+static void ks_put_entry(uint8_t *e, uint64_t first, const uint8_t *id, int64_t created,
+                         const uint8_t *wrapped)
+{
+	put64(e, first);
+	memcpy(e + 8, id, STORE_SEG_ID_BYTES);
+	put64(e + 24, (uint64_t)created);
+	memcpy(e + 40, wrapped, KEYS_WRAPPED_BYTES);
+}
+
 store_status_t store_archive_ks_write(const char *dir, const store_seg_t *segs, size_t n)
 {
-	size_t len = KS_HDR_SIZE + n * KS_ENTRY_SIZE;
+	size_t count = n;
+	for (size_t i = 0; i < n; i++)
+		count += segs[i].has_next;
+	size_t len = KS_HDR_SIZE + count * KS_ENTRY_SIZE;
 	uint8_t *b = xcalloc(1, len);
 	memcpy(b, ks_magic, 8);
 	b[8] = 1;
-	for (int k = 0; k < 4; k++)
-		b[12 + k] = (uint8_t)(n >> (8 * k));
+	store_put32(b + 12, (uint32_t)count);
+	uint8_t *e = b + KS_HDR_SIZE;
 	for (size_t i = 0; i < n; i++) {
-		uint8_t *e = b + KS_HDR_SIZE + i * KS_ENTRY_SIZE;
-		put64(e, segs[i].first_seq);
-		memcpy(e + 8, segs[i].id, STORE_SEG_ID_BYTES);
-		put64(e + 24, (uint64_t)segs[i].created);
-		memcpy(e + 40, segs[i].wrapped, KEYS_WRAPPED_BYTES);
+		ks_put_entry(e, segs[i].first_seq, segs[i].id, segs[i].created, segs[i].wrapped);
+		e += KS_ENTRY_SIZE;
+		if (segs[i].has_next) {
+			ks_put_entry(e, segs[i].first_seq, segs[i].next_id, segs[i].next_created,
+			             segs[i].next_wrapped);
+			e += KS_ENTRY_SIZE;
+		}
 	}
 	char *path = util_path_join(dir, "keystore");
 	store_status_t st = STORE_OK;
 	int fe = util_fault("store.keystore");
-	if (fe || util_write_file_atomic(path, b, len, 0600) != UTIL_OK) {
-		if (fe)
-			errno = fe;
+	if (fe) {
 		char q[LOG_Q_MAX];
 		log_error("store.keystore", "path=%s err=%s", log_q(q, sizeof q, path),
-		          strerror(errno));
+		          strerror(fe));
 		st = STORE_EIO;
+	} else {
+		st = store_file_replace(path, b, len, 0600);
 	}
 	free(path);
 	free(b);
+	return st;
+}
+
+store_status_t store_archive_ks_save(store_archive_t *a)
+{
+	pthread_mutex_lock(&a->lock);
+	size_t n = a->nsegs;
+	store_seg_t *copy = xcalloc(n + 1, sizeof *copy);
+	memcpy(copy, a->segs, n * sizeof *copy);
+	pthread_mutex_unlock(&a->lock);
+	store_status_t st = store_archive_ks_write(a->dir, copy, n);
+	free(copy);
 	return st;
 }
 
@@ -253,7 +279,6 @@ void store_archive_seg_insert(store_archive_t *a, const store_seg_t *sg)
 	bool found;
 	size_t i = seg_index(a, sg->first_seq, &found);
 	if (found) {
-		sodium_memzero(a->segs[i].key, KEYS_BYTES);
 		a->segs[i] = *sg;
 		return;
 	}
@@ -266,8 +291,72 @@ void store_archive_seg_insert(store_archive_t *a, const store_seg_t *sg)
 	a->nsegs++;
 }
 
-/* Loads keystore entries not yet known (all of them at open; new ones when a
- * read-only store refreshes). */
+bool store_archive_seg_remove(store_archive_t *a, uint64_t first_seq)
+{
+	bool found;
+	size_t i = seg_index(a, first_seq, &found);
+	if (!found)
+		return false;
+	/* The key slot stays allocated (a concurrent reader may hold the
+	 * pointer) until the archive is closed; only the files matter for
+	 * crypto-shredding. */
+	memmove(a->segs + i, a->segs + i + 1, (a->nsegs - i - 1) * sizeof *a->segs);
+	a->nsegs--;
+	return true;
+}
+
+void store_archive_seg_key_new(store_archive_t *a, uint64_t first,
+                               const uint8_t id[STORE_SEG_ID_BYTES], uint8_t **key,
+                               uint8_t wrapped[KEYS_WRAPPED_BYTES])
+{
+	buf_t ad = {0};
+	segkey_ad(a->name, first, id, &ad);
+	pthread_mutex_lock(&a->lock);
+	*key = store_archive_key_slot(a);
+	keys_random(*key);
+	pthread_mutex_unlock(&a->lock);
+	keys_wrap(a->akey, *key, ad.data, ad.len, wrapped);
+	buf_free(&ad);
+}
+
+const uint8_t *store_seg_key_for(const store_seg_t *sg, const uint8_t id[STORE_SEG_ID_BYTES])
+{
+	if (!memcmp(sg->id, id, STORE_SEG_ID_BYTES))
+		return sg->key;
+	if (sg->has_next && !memcmp(sg->next_id, id, STORE_SEG_ID_BYTES))
+		return sg->next_key;
+	return NULL;
+}
+
+/* A key slot for (first, id): the one already unwrapped when the table has
+ * it (its pointer must stay stable for readers), else a new unwrap. */
+static uint8_t *ks_key(store_archive_t *a, uint64_t first, const uint8_t *id, const uint8_t *wrapped)
+{
+	bool found;
+	size_t at = seg_index(a, first, &found);
+	if (found) {
+		const store_seg_t *o = &a->segs[at];
+		if (!memcmp(o->id, id, STORE_SEG_ID_BYTES))
+			return o->key;
+		if (o->has_next && !memcmp(o->next_id, id, STORE_SEG_ID_BYTES))
+			return o->next_key;
+	}
+	buf_t ad = {0};
+	segkey_ad(a->name, first, id, &ad);
+	uint8_t *k = store_archive_key_slot(a);
+	keys_status_t ks = keys_unwrap(a->akey, wrapped, ad.data, ad.len, k);
+	buf_free(&ad);
+	if (ks != KEYS_OK) {
+		/* The segment stays unreadable; verify reports it by name. */
+		log_error("store.keystore", "archive=%s segment=%" PRIu64 " msg=%s", a->name, first,
+		          "segment key does not unwrap");
+		return NULL;
+	}
+	return k;
+}
+
+/* (Re)loads the keystore into a fresh table, keeping key pointers of the
+ * entries already known.  a->lock held, or the archive not shared yet. */
 store_status_t store_archive_ks_load(store_archive_t *a)
 {
 	char q[LOG_Q_MAX];
@@ -279,10 +368,7 @@ store_status_t store_archive_ks_load(store_archive_t *a)
 		a->ks_ino = (uint64_t)st.st_ino;
 	util_status_t us =
 	    util_read_file(path, KS_HDR_SIZE + (size_t)STORE_KEYSTORE_MAX * KS_ENTRY_SIZE, &b);
-	uint32_t count = b.len >= KS_HDR_SIZE
-	                     ? (uint32_t)(b.data[12] | b.data[13] << 8 | b.data[14] << 16 |
-	                                  (uint32_t)b.data[15] << 24)
-	                     : 0;
+	uint32_t count = b.len >= KS_HDR_SIZE ? store_get32(b.data + 12) : 0;
 	if (us != UTIL_OK) {
 		log_error("store.keystore", "path=%s err=%s", log_q(q, sizeof q, path),
 		          us == UTIL_ETOOBIG ? "too large" : strerror(errno));
@@ -294,25 +380,43 @@ store_status_t store_archive_ks_load(store_archive_t *a)
 		          "not a keystore of format version 1");
 		res = STORE_ECORRUPT;
 	}
+	store_seg_t *segs = xcalloc((size_t)count + 1, sizeof *segs);
+	size_t n = 0;
 	for (uint32_t i = 0; res == STORE_OK && i < count; i++) {
 		const uint8_t *e = b.data + KS_HDR_SIZE + (size_t)i * KS_ENTRY_SIZE;
-		store_seg_t sg = {.first_seq = get64(e), .created = (int64_t)get64(e + 24)};
-		memcpy(sg.id, e + 8, STORE_SEG_ID_BYTES);
-		memcpy(sg.wrapped, e + 40, KEYS_WRAPPED_BYTES);
-		bool found;
-		size_t at = seg_index(a, sg.first_seq, &found);
-		if (found && !memcmp(a->segs[at].id, sg.id, STORE_SEG_ID_BYTES))
+		uint64_t first = get64(e);
+		uint8_t *k = ks_key(a, first, e + 8, e + 40);
+		if (!k)
 			continue;
-		buf_t ad = {0};
-		segkey_ad(a->name, sg.first_seq, sg.id, &ad);
-		sg.key = store_archive_key_slot(a);
-		if (keys_unwrap(a->akey, sg.wrapped, ad.data, ad.len, sg.key) != KEYS_OK)
-			/* The segment stays unreadable; verify reports it by name. */
-			log_error("store.keystore", "archive=%s segment=%" PRIu64 " msg=%s",
-			          a->name, sg.first_seq, "segment key does not unwrap");
-		else
-			store_archive_seg_insert(a, &sg);
-		buf_free(&ad);
+		if (n > 0 && segs[n - 1].first_seq == first && !segs[n - 1].has_next) {
+			store_seg_t *o = &segs[n - 1];
+			o->has_next = true;
+			memcpy(o->next_id, e + 8, STORE_SEG_ID_BYTES);
+			o->next_created = (int64_t)get64(e + 24);
+			memcpy(o->next_wrapped, e + 40, KEYS_WRAPPED_BYTES);
+			o->next_key = k;
+			continue;
+		}
+		if (n > 0 && segs[n - 1].first_seq >= first) {
+			log_error("store.keystore", "path=%s msg=%s", log_q(q, sizeof q, path),
+			          "entries out of order");
+			res = STORE_ECORRUPT;
+			break;
+		}
+		store_seg_t *sg = &segs[n++];
+		sg->first_seq = first;
+		memcpy(sg->id, e + 8, STORE_SEG_ID_BYTES);
+		sg->created = (int64_t)get64(e + 24);
+		memcpy(sg->wrapped, e + 40, KEYS_WRAPPED_BYTES);
+		sg->key = k;
+	}
+	if (res == STORE_OK) {
+		free(a->segs);
+		a->segs = segs;
+		a->nsegs = n;
+		a->capsegs = (size_t)count + 1;
+	} else {
+		free(segs);
 	}
 	buf_free(&b);
 	free(path);
@@ -326,6 +430,13 @@ static void ks_refresh(store_archive_t *a)
 	if (stat(path, &st) == 0 && (uint64_t)st.st_ino != a->ks_ino)
 		store_archive_ks_load(a);
 	free(path);
+}
+
+void store_archive_ks_refresh(store_archive_t *a)
+{
+	pthread_mutex_lock(&a->lock);
+	ks_refresh(a);
+	pthread_mutex_unlock(&a->lock);
 }
 
 store_status_t store_archive_seg_for(store_t *s, store_archive_t *a, uint64_t seq, store_seg_t *out)
@@ -347,6 +458,25 @@ store_status_t store_archive_seg_for(store_t *s, store_archive_t *a, uint64_t se
 			break;
 	}
 	return STORE_ENOTFOUND;
+}
+
+void store_archive_count_bytes(store_archive_t *a)
+{
+	uint64_t *firsts;
+	size_t n;
+	uint64_t total = 0;
+	if (store_seg_list(a->dir, &firsts, &n) != STORE_OK)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		char *p = store_archive_seg_path(a, firsts[i]);
+		struct stat st;
+		if (stat(p, &st) == 0)
+			total += (uint64_t)st.st_size;
+		free(p);
+	}
+	free(firsts);
+	atomic_store(&a->bytes, total);
+	atomic_store(&a->nsegs_gauge, (uint64_t)n);
 }
 
 /* ---- head ---- */
@@ -457,18 +587,13 @@ store_status_t store_archive_seg_new(store_t *s, store_archive_t *a)
 	char q[LOG_Q_MAX];
 	store_seg_t sg = {.first_seq = a->next_seq, .created = util_now()};
 	randombytes_buf(sg.id, sizeof sg.id);
-	buf_t ad = {0};
-	segkey_ad(a->name, sg.first_seq, sg.id, &ad);
+	store_archive_seg_key_new(a, sg.first_seq, sg.id, &sg.key, sg.wrapped);
 	pthread_mutex_lock(&a->lock);
-	sg.key = store_archive_key_slot(a);
-	keys_random(sg.key);
-	keys_wrap(a->akey, sg.key, ad.data, ad.len, sg.wrapped);
 	store_archive_seg_insert(a, &sg);
 	pthread_mutex_unlock(&a->lock);
-	/* Only the writer changes the table, so it may read it unlocked; readers
-	 * are not held up by the keystore's fsyncs. */
-	store_status_t st = store_archive_ks_write(a->dir, a->segs, a->nsegs);
-	buf_free(&ad);
+	/* Only the writer changes the table, so readers are not held up by the
+	 * keystore's fsyncs. */
+	store_status_t st = store_archive_ks_save(a);
 	if (st != STORE_OK)
 		return st;
 
@@ -502,59 +627,13 @@ store_status_t store_archive_seg_new(store_t *s, store_archive_t *a)
 		return STORE_EIO;
 	}
 	free(path);
-	if (a->sealed_fd >= 0) {
-		/* Two rotations in one batch: the older one is complete now. */
-		if (fdatasync(a->sealed_fd) != 0) {
-			log_error("store.fsync", "archive=%s err=%s", a->name, strerror(errno));
-			close(fd);
-			return STORE_EIO;
-		}
-		close(a->sealed_fd);
-	}
-	a->sealed_fd = a->active_fd;
 	a->active_fd = fd;
+	atomic_store(&a->pub_active, sg.first_seq);
 	a->active_first = sg.first_seq;
 	a->active_size = STORE_SEG_HDR_SIZE;
 	a->active_created = sg.created;
+	atomic_fetch_add(&a->bytes, STORE_SEG_HDR_SIZE);
+	atomic_fetch_add(&a->nsegs_gauge, 1);
 	log_info("store.segment_new", "archive=%s first_seq=%" PRIu64, a->name, sg.first_seq);
 	return STORE_OK;
-}
-
-/* ---- reading one record ---- */
-
-store_status_t store_archive_read_rec(store_t *s, store_archive_t *a, uint64_t seg, int fd,
-                                      uint64_t off, uint64_t want_seq, uint8_t want_type,
-                                      buf_t *raw, buf_t *plain, store_rec_hdr_t *h)
-{
-	store_seg_t sg;
-	if (store_archive_seg_for(s, a, seg, &sg) != STORE_OK || sg.first_seq != seg) {
-		log_error("store.read", "archive=%s segment=%" PRIu64 " msg=%s", a->name, seg,
-		          "no key for segment");
-		return STORE_ECORRUPT;
-	}
-	char *path = store_archive_seg_path(a, seg);
-	const char *why = NULL;
-	store_rd_t rd = store_seg_read_rec(fd, path, off, UINT64_MAX, raw, h, &why);
-	store_status_t st = STORE_OK;
-	if (rd == STORE_RD_EIO)
-		st = STORE_EIO;
-	else if (rd != STORE_RD_OK)
-		why = why ? why : "record cut off";
-	else if (store_rec_open(sg.key, raw->data, raw->len, h, plain, &why) != STORE_OK)
-		;
-	else if (want_seq && h->seq != want_seq)
-		why = "record is not the one referenced (sequence)";
-	else if (want_type && h->type != want_type &&
-	         !(want_type == STORE_REC_CHUNK && h->type == STORE_REC_CONTENT))
-		why = "record is not the one referenced (type)";
-	else
-		why = NULL;
-	if (st == STORE_OK && why) {
-		char q[LOG_Q_MAX];
-		log_error("store.corrupt", "path=%s offset=%" PRIu64 " seq=%" PRIu64 " msg=%s",
-		          log_q(q, sizeof q, path), off, want_seq, why);
-		st = STORE_ECORRUPT;
-	}
-	free(path);
-	return st;
 }

@@ -1,5 +1,8 @@
 /* store_catalog.c — the per-archive catalog (SQLite): message seq → hash,
- * size, arrivals → record locations, (hash, segment) → content references.
+ * size, arrivals → record locations, (hash, segment) → content references of
+ * the active segment (dedup), the highest message seq ever allocated (ids are
+ * never reused, even after the newest messages are purged), and the deleted
+ * ranges of the chain.
  *
  * Does: open/create the schema, the few queries the writer and readers need.
  * Does not: decide anything — it is derived data, rebuilt from the segments by
@@ -18,7 +21,7 @@
 #include "store_private.h"
 #include "vellum/log.h"
 
-#define CAT_SCHEMA_VERSION 1
+#define CAT_SCHEMA_VERSION 2
 /* A reader waits this long for the writer's checkpoint (WAL) before failing. */
 #define CAT_BUSY_MS 10000
 
@@ -26,6 +29,7 @@ enum {
 	Q_LAST_SEQ,
 	Q_SET_LAST_SEQ,
 	Q_MAX_MSG,
+	Q_NOTE_MSG,
 	Q_MSG_BY_SHA,
 	Q_CONTENT_FIND,
 	Q_ADD_MSG,
@@ -33,13 +37,28 @@ enum {
 	Q_ADD_CONTENT,
 	Q_MSG,
 	Q_ARRIVALS,
+	Q_SEG_ARRIVALS,
+	Q_ARR_GET,
+	Q_ARR_DEL,
+	Q_MSG_LEFT,
+	Q_MSG_DEL,
+	Q_RANGE_MSGS,
+	Q_RANGE_DEL,
+	Q_SEG_DEL_ARR,
+	Q_SEG_DEL_CONTENT,
+	Q_ORPHANS_DEL,
+	Q_GAPS_GET,
+	Q_GAPS_CLEAR,
+	Q_GAPS_ADD,
 	Q_COUNT,
 };
 
 static const char *const cat_sql[Q_COUNT] = {
     [Q_LAST_SEQ] = "SELECT v FROM meta WHERE k = 'last_seq'",
     [Q_SET_LAST_SEQ] = "INSERT OR REPLACE INTO meta(k, v) VALUES ('last_seq', ?1)",
-    [Q_MAX_MSG] = "SELECT coalesce(max(seq), 0) FROM messages",
+    [Q_MAX_MSG] = "SELECT max(coalesce((SELECT max(seq) FROM messages), 0),"
+                  " coalesce((SELECT v FROM meta WHERE k = 'msg_seq_max'), 0))",
+    [Q_NOTE_MSG] = "UPDATE meta SET v = max(v, ?1) WHERE k = 'msg_seq_max'",
     [Q_MSG_BY_SHA] = "SELECT seq FROM messages WHERE sha256 = ?1",
     [Q_CONTENT_FIND] = "SELECT refs FROM contents WHERE sha256 = ?1 AND segment = ?2",
     [Q_ADD_MSG] = "INSERT OR IGNORE INTO messages(seq, sha256, size, received) "
@@ -48,8 +67,22 @@ static const char *const cat_sql[Q_COUNT] = {
                   "received, size) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [Q_ADD_CONTENT] = "INSERT OR IGNORE INTO contents(sha256, segment, refs) VALUES (?1, ?2, ?3)",
     [Q_MSG] = "SELECT sha256, size, received FROM messages WHERE seq = ?1",
-    [Q_ARRIVALS] = "SELECT record_seq, segment, offset FROM arrivals WHERE msg_seq = ?1 "
-                   "ORDER BY record_seq",
+    [Q_ARRIVALS] = "SELECT record_seq, msg_seq, segment, offset, received, size FROM arrivals "
+                   "WHERE msg_seq = ?1 ORDER BY record_seq",
+    [Q_SEG_ARRIVALS] = "SELECT record_seq, msg_seq, segment, offset, received, size FROM "
+                       "arrivals WHERE segment = ?1 ORDER BY record_seq",
+    [Q_ARR_GET] = "SELECT msg_seq FROM arrivals WHERE record_seq = ?1",
+    [Q_ARR_DEL] = "DELETE FROM arrivals WHERE record_seq = ?1",
+    [Q_MSG_LEFT] = "SELECT count(*) FROM arrivals WHERE msg_seq = ?1",
+    [Q_MSG_DEL] = "DELETE FROM messages WHERE seq = ?1",
+    [Q_RANGE_MSGS] = "SELECT DISTINCT msg_seq FROM arrivals WHERE record_seq BETWEEN ?1 AND ?2",
+    [Q_RANGE_DEL] = "DELETE FROM arrivals WHERE record_seq BETWEEN ?1 AND ?2",
+    [Q_SEG_DEL_ARR] = "DELETE FROM arrivals WHERE segment = ?1",
+    [Q_SEG_DEL_CONTENT] = "DELETE FROM contents WHERE segment = ?1",
+    [Q_ORPHANS_DEL] = "DELETE FROM messages WHERE seq NOT IN (SELECT msg_seq FROM arrivals)",
+    [Q_GAPS_GET] = "SELECT first, last, prev_link, end_link FROM gaps ORDER BY first",
+    [Q_GAPS_CLEAR] = "DELETE FROM gaps",
+    [Q_GAPS_ADD] = "INSERT INTO gaps(first, last, prev_link, end_link) VALUES (?1, ?2, ?3, ?4)",
 };
 
 static const char cat_schema[] =
@@ -60,10 +93,14 @@ static const char cat_schema[] =
     " msg_seq INTEGER NOT NULL, segment INTEGER NOT NULL, offset INTEGER NOT NULL,"
     " received INTEGER NOT NULL, size INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS arrivals_by_msg ON arrivals(msg_seq, record_seq);"
+    "CREATE INDEX IF NOT EXISTS arrivals_by_seg ON arrivals(segment, record_seq);"
     "CREATE TABLE IF NOT EXISTS contents(sha256 BLOB NOT NULL, segment INTEGER NOT NULL,"
     " refs BLOB NOT NULL, PRIMARY KEY(sha256, segment));"
-    "INSERT OR IGNORE INTO meta(k, v) VALUES ('schema', 1);"
-    "INSERT OR IGNORE INTO meta(k, v) VALUES ('last_seq', 0);";
+    "CREATE TABLE IF NOT EXISTS gaps(first INTEGER PRIMARY KEY, last INTEGER NOT NULL,"
+    " prev_link BLOB NOT NULL, end_link BLOB NOT NULL);"
+    "INSERT OR IGNORE INTO meta(k, v) VALUES ('schema', 2);"
+    "INSERT OR IGNORE INTO meta(k, v) VALUES ('last_seq', 0);"
+    "INSERT OR IGNORE INTO meta(k, v) VALUES ('msg_seq_max', 0);";
 
 struct store_cat {
 	sqlite3 *db;
@@ -313,23 +350,27 @@ store_status_t store_cat_msg(store_cat_t *c, uint64_t msg_seq, store_cat_msg_t *
 	return res;
 }
 
-store_status_t store_cat_arrivals(store_cat_t *c, uint64_t msg_seq, store_cat_arr_t **out,
-                                  size_t *n)
+static store_status_t cat_arr_list(store_cat_t *c, int q, uint64_t key, store_cat_arr_t **out,
+                                   size_t *n)
 {
-	sqlite3_stmt *st = c->q[Q_ARRIVALS];
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)msg_seq);
+	sqlite3_stmt *st = c->q[q];
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)key);
 	size_t cap = 0;
 	*out = NULL;
 	*n = 0;
 	int rc;
-	while ((rc = cat_step(c, Q_ARRIVALS)) == SQLITE_ROW) {
+	while ((rc = cat_step(c, q)) == SQLITE_ROW) {
 		if (*n == cap) {
 			cap = cap ? 2 * cap : 4;
 			*out = xrealloc(*out, cap * sizeof **out);
 		}
-		(*out)[*n].record_seq = (uint64_t)sqlite3_column_int64(st, 0);
-		(*out)[*n].segment = (uint64_t)sqlite3_column_int64(st, 1);
-		(*out)[*n].offset = (uint64_t)sqlite3_column_int64(st, 2);
+		store_cat_arr_t *a = &(*out)[*n];
+		a->record_seq = (uint64_t)sqlite3_column_int64(st, 0);
+		a->msg_seq = (uint64_t)sqlite3_column_int64(st, 1);
+		a->segment = (uint64_t)sqlite3_column_int64(st, 2);
+		a->offset = (uint64_t)sqlite3_column_int64(st, 3);
+		a->received = sqlite3_column_int64(st, 4);
+		a->size = (uint64_t)sqlite3_column_int64(st, 5);
 		(*n)++;
 	}
 	sqlite3_reset(st);
@@ -339,7 +380,178 @@ store_status_t store_cat_arrivals(store_cat_t *c, uint64_t msg_seq, store_cat_ar
 		*n = 0;
 		return STORE_EIO;
 	}
-	return *n ? STORE_OK : STORE_ENOTFOUND;
+	return STORE_OK;
+}
+
+store_status_t store_cat_arrivals(store_cat_t *c, uint64_t msg_seq, store_cat_arr_t **out,
+                                  size_t *n)
+{
+	store_status_t st = cat_arr_list(c, Q_ARRIVALS, msg_seq, out, n);
+	return st == STORE_OK && *n == 0 ? STORE_ENOTFOUND : st;
+}
+
+store_status_t store_cat_seg_arrivals(store_cat_t *c, uint64_t seg, store_cat_arr_t **out,
+                                      size_t *n)
+{
+	return cat_arr_list(c, Q_SEG_ARRIVALS, seg, out, n);
+}
+
+/* Runs a statement with up to two integer parameters and no result rows. */
+static store_status_t cat_run(store_cat_t *c, int q, uint64_t p1, uint64_t p2)
+{
+	sqlite3_stmt *st = c->q[q];
+	int np = sqlite3_bind_parameter_count(st);
+	if (np >= 1)
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)p1);
+	if (np >= 2)
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)p2);
+	int rc = cat_step(c, q);
+	sqlite3_reset(st);
+	return rc < 0 ? STORE_EIO : STORE_OK;
+}
+
+store_status_t store_cat_note_msg_seq(store_cat_t *c, uint64_t seq)
+{
+	return cat_run(c, Q_NOTE_MSG, seq, 0);
+}
+
+store_status_t store_cat_arrival_remove(store_cat_t *c, uint64_t record_seq, bool *msg_gone,
+                                        uint64_t *msg_seq)
+{
+	*msg_gone = false;
+	uint64_t m = 0;
+	sqlite3_stmt *st = c->q[Q_ARR_GET];
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)record_seq);
+	int rc = cat_step(c, Q_ARR_GET);
+	if (rc == SQLITE_ROW)
+		m = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc < 0)
+		return STORE_EIO;
+	if (rc != SQLITE_ROW)
+		return STORE_ENOTFOUND;
+	if (msg_seq)
+		*msg_seq = m;
+	uint64_t left = 0;
+	store_status_t s2 = cat_run(c, Q_ARR_DEL, record_seq, 0);
+	if (s2 == STORE_OK) {
+		sqlite3_stmt *l = c->q[Q_MSG_LEFT];
+		sqlite3_bind_int64(l, 1, (sqlite3_int64)m);
+		rc = cat_step(c, Q_MSG_LEFT);
+		left = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(l, 0) : 1;
+		sqlite3_reset(l);
+		if (rc < 0)
+			s2 = STORE_EIO;
+	}
+	if (s2 == STORE_OK && left == 0) {
+		s2 = cat_run(c, Q_MSG_DEL, m, 0);
+		*msg_gone = s2 == STORE_OK;
+	}
+	return s2;
+}
+
+store_status_t store_cat_range_remove(store_cat_t *c, uint64_t first, uint64_t last)
+{
+	store_status_t st = cat_run(c, Q_RANGE_DEL, first, last);
+	return st == STORE_OK ? cat_run(c, Q_ORPHANS_DEL, 0, 0) : st;
+}
+
+store_status_t store_cat_seg_remove(store_cat_t *c, uint64_t seg)
+{
+	store_status_t st = cat_run(c, Q_SEG_DEL_ARR, seg, 0);
+	if (st == STORE_OK)
+		st = cat_run(c, Q_SEG_DEL_CONTENT, seg, 0);
+	return st == STORE_OK ? cat_run(c, Q_ORPHANS_DEL, 0, 0) : st;
+}
+
+store_status_t store_cat_seg_sealed(store_cat_t *c, uint64_t seg)
+{
+	return cat_run(c, Q_SEG_DEL_CONTENT, seg, 0);
+}
+
+store_status_t store_cat_gaps_get(store_cat_t *c, store_gap_t **out, size_t *n)
+{
+	sqlite3_stmt *st = c->q[Q_GAPS_GET];
+	*out = NULL;
+	*n = 0;
+	int rc;
+	while ((rc = cat_step(c, Q_GAPS_GET)) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(st, 2) != 32 || sqlite3_column_bytes(st, 3) != 32)
+			continue;
+		*out = xrealloc(*out, (*n + 1) * sizeof **out);
+		store_gap_t *g = &(*out)[(*n)++];
+		g->first = (uint64_t)sqlite3_column_int64(st, 0);
+		g->last = (uint64_t)sqlite3_column_int64(st, 1);
+		memcpy(g->prev_link, sqlite3_column_blob(st, 2), 32);
+		memcpy(g->end_link, sqlite3_column_blob(st, 3), 32);
+	}
+	sqlite3_reset(st);
+	return rc < 0 ? STORE_EIO : STORE_OK;
+}
+
+store_status_t store_cat_gaps_set(store_cat_t *c, const store_gap_t *g, size_t n)
+{
+	store_status_t st = cat_run(c, Q_GAPS_CLEAR, 0, 0);
+	sqlite3_stmt *q = c->q[Q_GAPS_ADD];
+	for (size_t i = 0; i < n && st == STORE_OK; i++) {
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)g[i].first);
+		sqlite3_bind_int64(q, 2, (sqlite3_int64)g[i].last);
+		sqlite3_bind_blob(q, 3, g[i].prev_link, 32, SQLITE_STATIC);
+		sqlite3_bind_blob(q, 4, g[i].end_link, 32, SQLITE_STATIC);
+		int rc = cat_step(c, Q_GAPS_ADD);
+		sqlite3_reset(q);
+		if (rc < 0)
+			st = STORE_EIO;
+	}
+	return st;
+}
+
+store_status_t store_cat_segstats(store_cat_t *c, store_cat_segstat_t **out, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	*out = NULL;
+	*n = 0;
+	const char *sql = "SELECT segment, count(*), count(DISTINCT msg_seq), coalesce(sum(size), 0),"
+	                  " min(received), max(received) FROM arrivals GROUP BY segment"
+	                  " ORDER BY segment";
+	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return cat_fail(c, "segstats");
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*out = xrealloc(*out, (*n + 1) * sizeof **out);
+		store_cat_segstat_t *g = &(*out)[(*n)++];
+		g->segment = (uint64_t)sqlite3_column_int64(st, 0);
+		g->arrivals = (uint64_t)sqlite3_column_int64(st, 1);
+		g->messages = (uint64_t)sqlite3_column_int64(st, 2);
+		g->raw_bytes = (uint64_t)sqlite3_column_int64(st, 3);
+		g->rmin = sqlite3_column_int64(st, 4);
+		g->rmax = sqlite3_column_int64(st, 5);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? STORE_OK : cat_fail(c, "segstats");
+}
+
+store_status_t store_cat_segstat(store_cat_t *c, uint64_t seg, store_cat_segstat_t *out)
+{
+	sqlite3_stmt *st = NULL;
+	memset(out, 0, sizeof *out);
+	out->segment = seg;
+	const char *sql = "SELECT count(*), count(DISTINCT msg_seq), coalesce(sum(size), 0),"
+	                  " coalesce(min(received), 0), coalesce(max(received), 0)"
+	                  " FROM arrivals WHERE segment = ?1";
+	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return cat_fail(c, "segstat");
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)seg);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->arrivals = (uint64_t)sqlite3_column_int64(st, 0);
+		out->messages = (uint64_t)sqlite3_column_int64(st, 1);
+		out->raw_bytes = (uint64_t)sqlite3_column_int64(st, 2);
+		out->rmin = sqlite3_column_int64(st, 3);
+		out->rmax = sqlite3_column_int64(st, 4);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? STORE_OK : cat_fail(c, "segstat");
 }
 
 store_status_t store_cat_stats(store_cat_t *c, store_archive_stats_t *out)

@@ -10,11 +10,13 @@
  *   off          size        field
  *     0             4        length      64 + stored_len
  *     4             1        type        1 CONTENT 2 CHUNK 3 ENVELOPE 4 LOG
- *                                        (5 CHECKPOINT 6 SEAL 7 DELETION reserved)
+ *                                        5 CHECKPOINT 6 SEAL 7 DELETION (signed)
+ *                                        8 BLOCK 9 ELISION (packed segments)
  *     5             1        version     1
  *     6             2        flags       bit 0: payload zstd-compressed
  *     8             8        seq         chain position in the archive, from 1
- *    16             4        plain_len   payload bytes before compression (<= 16 MiB)
+ *    16             4        plain_len   payload bytes before compression (<= 16 MiB;
+ *                                        a BLOCK may exceed it by its 64-byte directory)
  *    20             4        stored_len  payload bytes as encrypted (<= plain_len)
  *    24            24        nonce       random XChaCha20 nonce
  *    48    stored_len        ciphertext  XChaCha20-Poly1305(segment key), AD = bytes 0..47
@@ -26,7 +28,12 @@
  * FLAGS CONTENT ARCHIVE KIND).
  *
  * Chain: link_0 = BLAKE2b-256("vellum chain v1" || 0 || archive);
- *        link_n = BLAKE2b-256(link_{n-1} || le64(n) || BLAKE2b-256(record n)).
+ *        link_n = BLAKE2b-256(link_{n-1} || le64(n) || u8 type_n || h_n),
+ *        h_n = BLAKE2b-256(payload of record n, uncompressed).
+ * The chain covers what each record says, not its encoding: a sealed segment
+ * repacked into blocks (store_pack.c) keeps every link.
+ *
+ * TLV fields (envelopes, signed records): u16 tag || u32 len || value.
  */
 #include "config.h"
 
@@ -38,36 +45,12 @@
 #include "store_private.h"
 #include "vellum/log.h"
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
+#define put16 store_put16
+#define put32 store_put32
+#define put64 store_put64
+#define get16 store_get16
+#define get32 store_get32
+#define get64 store_get64
 
 void store_rec_hdr_encode(const store_rec_hdr_t *h, uint8_t out[STORE_REC_HDR_SIZE])
 {
@@ -101,7 +84,8 @@ store_status_t store_rec_hdr_decode(const uint8_t in[STORE_REC_HDR_SIZE], store_
 		w = "unknown record flags";
 	else if (h->seq == 0)
 		w = "sequence 0";
-	else if (h->plain_len > STORE_RECORD_PLAIN_MAX)
+	else if (h->plain_len > (h->type == STORE_REC_BLOCK ? STORE_BLOCK_PLAIN_MAX
+	                                                    : STORE_RECORD_PLAIN_MAX))
 		w = "payload larger than the format allows";
 	else if (h->stored_len > h->plain_len ||
 	         (!(h->flags & STORE_RECF_ZSTD) && h->stored_len != h->plain_len))
@@ -184,26 +168,28 @@ store_status_t store_rec_open_stored(const uint8_t key[KEYS_BYTES], const uint8_
 	return STORE_OK;
 }
 
-/* Decompresses exactly h->plain_len bytes, with the window bounded. */
-static store_status_t store_payload_decompress(const store_rec_hdr_t *h, const buf_t *stored,
-                                               buf_t *plain, const char **why)
+store_status_t store_payload_decompress(void *dctx, const store_rec_hdr_t *h,
+                                        const uint8_t *stored, size_t stored_len, buf_t *plain,
+                                        const char **why)
 {
 	buf_reset(plain);
-	buf_reserve(plain, h->plain_len);
-	ZSTD_DCtx *d = ZSTD_createDCtx();
-	if (!d) {
+	buf_reserve(plain, (size_t)h->plain_len + 1);
+	ZSTD_DCtx *d = dctx;
+	if (!d && !(d = ZSTD_createDCtx())) {
 		log_error("store.zstd", "msg=%s", "ZSTD_createDCtx failed");
 		abort();
 	}
+	ZSTD_DCtx_reset(d, ZSTD_reset_session_and_parameters);
 	ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, STORE_ZSTD_WINDOW_LOG_MAX);
-	ZSTD_inBuffer in = {stored->data, stored->len, 0};
+	ZSTD_inBuffer in = {stored, stored_len, 0};
 	/* One spare byte of room tells "exactly plain_len" from "more". */
 	ZSTD_outBuffer out = {plain->data, (size_t)h->plain_len + 1, 0};
 	size_t r;
 	do {
 		r = ZSTD_decompressStream(d, &out, &in);
 	} while (!ZSTD_isError(r) && r != 0 && in.pos < in.size && out.pos < out.size);
-	ZSTD_freeDCtx(d);
+	if (!dctx)
+		ZSTD_freeDCtx(d);
 	if (ZSTD_isError(r) || r != 0 || in.pos != in.size || out.pos != h->plain_len) {
 		*why = "payload does not decompress to its stated length";
 		return STORE_ECORRUPT;
@@ -221,10 +207,15 @@ store_status_t store_rec_open(const uint8_t key[KEYS_BYTES], const uint8_t *rec,
 	buf_t stored = {0};
 	store_status_t st = store_rec_open_stored(key, rec, len, h, &stored, why);
 	if (st == STORE_OK)
-		st = store_payload_decompress(h, &stored, plain, why);
+		st = store_payload_decompress(NULL, h, stored.data, stored.len, plain, why);
 	sodium_memzero(stored.data, stored.cap);
 	buf_free(&stored);
 	return st;
+}
+
+void store_payload_hash(const void *p, size_t n, uint8_t out[STORE_HASH_BYTES])
+{
+	crypto_generichash(out, STORE_HASH_BYTES, p, n, NULL, 0);
 }
 
 void store_chain_init(const char *archive, uint8_t link[STORE_HASH_BYTES])
@@ -237,17 +228,62 @@ void store_chain_init(const char *archive, uint8_t link[STORE_HASH_BYTES])
 	crypto_generichash_final(&st, link, STORE_HASH_BYTES);
 }
 
-void store_chain_next(uint8_t link[STORE_HASH_BYTES], uint64_t seq, const uint8_t *rec, size_t len)
+void store_chain_next(uint8_t link[STORE_HASH_BYTES], uint64_t seq, uint8_t type,
+                      const uint8_t phash[STORE_HASH_BYTES])
 {
-	uint8_t h[STORE_HASH_BYTES], s8[8];
-	crypto_generichash(h, sizeof h, rec, len, NULL, 0);
-	put64(s8, seq);
-	crypto_generichash_state st;
-	crypto_generichash_init(&st, NULL, 0, STORE_HASH_BYTES);
-	crypto_generichash_update(&st, link, STORE_HASH_BYTES);
-	crypto_generichash_update(&st, s8, sizeof s8);
-	crypto_generichash_update(&st, h, sizeof h);
-	crypto_generichash_final(&st, link, STORE_HASH_BYTES);
+	uint8_t m[STORE_HASH_BYTES + 8 + 1 + STORE_HASH_BYTES];
+	memcpy(m, link, STORE_HASH_BYTES);
+	put64(m + STORE_HASH_BYTES, seq);
+	m[STORE_HASH_BYTES + 8] = type;
+	memcpy(m + STORE_HASH_BYTES + 9, phash, STORE_HASH_BYTES);
+	crypto_generichash(link, STORE_HASH_BYTES, m, sizeof m, NULL, 0);
+}
+
+/* ---- TLV ---- */
+
+void store_tlv_put(buf_t *b, uint16_t tag, const void *p, size_t n)
+{
+	uint8_t h[6];
+	put16(h, tag);
+	put32(h + 2, (uint32_t)n);
+	buf_append(b, h, sizeof h);
+	buf_append(b, p, n);
+}
+
+void store_tlv_put64(buf_t *b, uint16_t tag, uint64_t v)
+{
+	uint8_t x[8];
+	put64(x, v);
+	store_tlv_put(b, tag, x, sizeof x);
+}
+
+void store_tlv_put_str(buf_t *b, uint16_t tag, const char *s)
+{
+	if (s)
+		store_tlv_put(b, tag, s, strnlen(s, STORE_FIELD_MAX));
+}
+
+int store_tlv_next(store_tlv_iter_t *it, uint16_t *tag, const uint8_t **v, uint32_t *len,
+                   const char **why)
+{
+	if (it->off >= it->n)
+		return 0;
+	if (it->n - it->off < 6) {
+		*why = "field cut off";
+		return -1;
+	}
+	const uint8_t *f = it->p + it->off;
+	uint32_t l = get32(f + 2);
+	if (l > it->n - it->off - 6) {
+		*why = "field longer than the record";
+		return -1;
+	}
+	*tag = get16(f);
+	*len = l;
+	*v = f + 6;
+	it->field_off = it->off;
+	it->off += 6 + (size_t)l;
+	return 1;
 }
 
 /* ---- envelopes ---- */
@@ -274,21 +310,8 @@ enum {
 	ENV_TAG_MAX = ENV_KIND,
 };
 
-static void env_put(buf_t *b, uint16_t tag, const void *p, size_t n)
-{
-	uint8_t h[6];
-	put16(h, tag);
-	put32(h + 2, (uint32_t)n);
-	buf_append(b, h, sizeof h);
-	buf_append(b, p, n);
-}
-
-static void env_put64(buf_t *b, uint16_t tag, uint64_t v)
-{
-	uint8_t x[8];
-	put64(x, v);
-	env_put(b, tag, x, sizeof x);
-}
+#define env_put   store_tlv_put
+#define env_put64 store_tlv_put64
 
 static bool env_put_str(buf_t *b, uint16_t tag, const char *s)
 {

@@ -1,24 +1,19 @@
-/* store_writer.c — appends: the streamed append API, completion queues, and
- * the one writer thread that does every segment write.
+/* store_writer.c — the one writer thread that does every segment write.
  *
- * Does: take appends from any thread (begin → write → commit/abort), compress
- * each content record in the submitter's thread, hand records to the writer,
- * which batches whatever is queued, writes each record to every target
- * archive's active segment, then makes the batch durable with one fdatasync
- * per touched segment, one head write + fdatasync per touched archive and one
- * catalog transaction per archive — and only then delivers completions (an
- * eventfd-backed queue, or a waiting thread).  Caps the bytes held in memory
- * (EBUSY), refuses appends below min_free (ENOSPC), and fails closed on the
- * first write/fsync error: nothing is retried, every later append gets
- * EFAILED, reads continue.  Does not: read for callers (store_read.c) or
- * recover (store_recover.c).
- *
- * A message below STORE_CHUNK_SIZE is written whole at commit (CONTENT, then
- * ENVELOPE); a larger one is written as CHUNK records while it arrives and
- * its ENVELOPE at commit.  A message's records always share one segment: a
- * segment is not sealed between a streamed message's chunks and its envelope
- * unless another job forced it, and then the chunks are copied into the new
- * segment (read back one at a time, never the whole message).
+ * Does: take whatever jobs are queued as one batch, write each record to
+ * every target archive's active segment (encrypting with the segment key,
+ * extending the chain), then make the batch durable with one fdatasync per
+ * touched segment, one catalog transaction and one head write + fdatasync
+ * per touched archive — and only then deliver completions.  Seals a segment
+ * at segment_max or segment_max_age with a signed SEAL record (then hands it
+ * to the packer), signs an hourly CHECKPOINT, copies the chunks of streamed
+ * messages still arriving out of a segment being sealed (a message's
+ * records always share one segment), stores a message whose content the
+ * active segment already holds only once, and runs maintenance functions
+ * (deletions) between batches.  Fails closed on the first write or fsync
+ * error: nothing is retried, every later append gets EFAILED, reads go on.
+ * Does not: take appends (store_append.c), pack (store_pack.c) or decide
+ * what to delete (store_delete.c).
  */
 #include "config.h"
 
@@ -27,497 +22,21 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
-#include <zstd.h>
-
-#include "store_private.h"
+#include "store_job.h"
 #include "vellum/log.h"
 
 /* Default cap on bytes held for appends not yet durable (store_opts_t). */
 #define STORE_INFLIGHT_DEFAULT (UINT64_C(256) << 20)
 
-typedef enum { JOB_CHUNK, JOB_COMMIT, JOB_ABORT, JOB_LOG } job_type_t;
-
-typedef struct store_waiter {
-	pthread_mutex_t m;
-	pthread_cond_t c;
-	bool done;
-	store_completion_t *comp;
-	store_status_t st;
-	uint64_t seq;
-} store_waiter_t;
-
-typedef struct store_job {
-	struct store_job *next;
-	job_type_t type;
-	store_append_t *ap;
-	buf_t payload; /* stored form (compressed or raw) */
-	uint16_t flags;
-	size_t plain_len;
-	bool has_payload;
-	uint64_t raw_bytes; /* in-flight bytes released when done */
-	store_archive_t *log;
-	store_queue_t *q;
-	void *cookie;
-	store_waiter_t *w;
-	store_completion_t *comp;
-	store_status_t st;
-	uint64_t log_seq;
-} store_job_t;
-
-typedef struct wref {
-	uint64_t seg, seq, off;
-} wref_t;
-
-typedef struct append_target {
-	store_archive_t *a;
-	wref_t *refs; /* chunks written so far (writer only) */
-	size_t n, cap;
-} append_target_t;
-
-struct store_append {
-	store_t *s;
-	size_t ntargets;
-	append_target_t *t;
-	buf_t env;
-	crypto_hash_sha256_state sha;
-	uint8_t sha256[32];
-	uint64_t size;
-	int64_t received;
-	buf_t pending;
-	uint64_t held; /* in-flight bytes counted for pending */
-	size_t nchunks;
-	store_status_t err;
-};
-
-typedef struct qnode {
-	store_completion_t c; /* first: store_completion_free frees the node */
-	struct qnode *next;
-} qnode_t;
-
-struct store_queue {
-	pthread_mutex_t m;
-	int efd;
-	qnode_t *head, *tail;
-};
-
-/* ---- completion queues ---- */
-
-store_queue_t *store_queue_new(void)
-{
-	store_queue_t *q = xcalloc(1, sizeof *q);
-	q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (q->efd < 0) {
-		log_error("store.eventfd", "err=%s", strerror(errno));
-		free(q);
-		return NULL;
-	}
-	pthread_mutex_init(&q->m, NULL);
-	return q;
-}
-
-void store_queue_free(store_queue_t *q)
-{
-	if (!q)
-		return;
-	store_completion_t *c;
-	while ((c = store_queue_pop(q)))
-		store_completion_free(c);
-	close(q->efd);
-	pthread_mutex_destroy(&q->m);
-	free(q);
-}
-
-int store_queue_fd(const store_queue_t *q)
-{
-	return q->efd;
-}
-
-static void queue_push(store_queue_t *q, store_completion_t *c)
-{
-	qnode_t *n = (qnode_t *)c;
-	n->next = NULL;
-	pthread_mutex_lock(&q->m);
-	if (q->tail)
-		q->tail->next = n;
-	else
-		q->head = n;
-	q->tail = n;
-	uint64_t one = 1;
-	if (write(q->efd, &one, sizeof one) != sizeof one)
-		log_error("store.eventfd", "err=%s", strerror(errno));
-	pthread_mutex_unlock(&q->m);
-}
-
-store_completion_t *store_queue_pop(store_queue_t *q)
-{
-	pthread_mutex_lock(&q->m);
-	qnode_t *n = q->head;
-	if (n) {
-		q->head = n->next;
-		if (!q->head)
-			q->tail = NULL;
-	}
-	if (!q->head) {
-		uint64_t v;
-		if (read(q->efd, &v, sizeof v) < 0 && errno != EAGAIN)
-			log_error("store.eventfd", "err=%s", strerror(errno));
-	}
-	pthread_mutex_unlock(&q->m);
-	return n ? &n->c : NULL;
-}
-
-void store_completion_free(store_completion_t *c)
-{
-	if (!c)
-		return;
-	free(c->ids);
-	free(c); /* the enclosing qnode_t */
-}
-
-/* ---- compression contexts (reused: creating one costs more than a small mail) ---- */
-
-static ZSTD_CCtx *cctx_get(store_t *s)
-{
-	ZSTD_CCtx *c = NULL;
-	pthread_mutex_lock(&s->cctx_lock);
-	if (s->ncctx)
-		c = s->cctx[--s->ncctx];
-	pthread_mutex_unlock(&s->cctx_lock);
-	if (!c && !(c = ZSTD_createCCtx())) {
-		log_error("store.zstd", "msg=%s", "ZSTD_createCCtx failed");
-		abort();
-	}
-	return c;
-}
-
-static void cctx_put(store_t *s, ZSTD_CCtx *c)
-{
-	pthread_mutex_lock(&s->cctx_lock);
-	if (s->ncctx == s->capcctx) {
-		s->capcctx = s->capcctx ? 2 * s->capcctx : 8;
-		s->cctx = xrealloc(s->cctx, s->capcctx * sizeof *s->cctx);
-	}
-	s->cctx[s->ncctx++] = c;
-	pthread_mutex_unlock(&s->cctx_lock);
-}
-
-void store_cctx_free_all(store_t *s)
-{
-	for (size_t i = 0; i < s->ncctx; i++)
-		ZSTD_freeCCtx(s->cctx[i]);
-	free(s->cctx);
-	s->cctx = NULL;
-	s->ncctx = s->capcctx = 0;
-}
-
-static void compress_into(store_t *s, const void *p, size_t n, store_job_t *j)
-{
-	buf_reset(&j->payload);
-	j->flags = 0;
-	j->plain_len = n;
-	j->has_payload = true;
-	if (n >= 64) {
-		size_t bound = ZSTD_compressBound(n);
-		buf_reserve(&j->payload, bound);
-		ZSTD_CCtx *c = cctx_get(s);
-		size_t r = ZSTD_compressCCtx(c, j->payload.data, bound, p, n, STORE_ZSTD_LEVEL);
-		cctx_put(s, c);
-		if (!ZSTD_isError(r) && r < n) {
-			j->payload.len = r;
-			j->flags = STORE_RECF_ZSTD;
-			return;
-		}
-	}
-	buf_append(&j->payload, p, n);
-}
-
-/* ---- submitting ---- */
-
-static void refuse(store_t *s, store_job_t *j, store_status_t st);
-
-static void enqueue(store_t *s, store_job_t *j)
-{
-	pthread_mutex_lock(&s->wlock);
-	if (s->writer_exited) {
-		/* The store is closing and its writer is gone: nothing can touch
-		 * the append any more, so the job is refused right here. */
-		pthread_mutex_unlock(&s->wlock);
-		refuse(s, j, STORE_ESHUTDOWN);
-		return;
-	}
-	if (s->jobs_tail)
-		s->jobs_tail->next = j;
-	else
-		s->jobs_head = j;
-	s->jobs_tail = j;
-	pthread_cond_signal(&s->wcond);
-	pthread_mutex_unlock(&s->wlock);
-}
-
-bool store_space_ok(store_t *s)
-{
-	if (!s->min_free)
-		return true;
-	struct statvfs v;
-	if (statvfs(s->data_dir, &v) != 0)
-		return true; /* cannot tell: the write itself will fail if full */
-	uint64_t avail = (uint64_t)v.f_bavail * v.f_frsize;
-	bool ok = avail >= s->min_free;
-	bool was_low = atomic_exchange(&s->low_space, !ok);
-	if (!ok && !was_low)
-		log_warn("store.low_space", "avail=%" PRIu64 " min_free=%" PRIu64 " msg=%s", avail,
-		         s->min_free, "refusing appends");
-	else if (ok && was_low)
-		log_info("store.space_ok", "avail=%" PRIu64, avail);
-	return ok;
-}
-
-store_status_t store_writable(store_t *s)
-{
-	if (s->readonly)
-		return STORE_EREADONLY;
-	if (atomic_load(&s->failed))
-		return STORE_EFAILED;
-	pthread_mutex_lock(&s->wlock);
-	bool stopping = s->stopping;
-	pthread_mutex_unlock(&s->wlock);
-	if (stopping)
-		return STORE_ESHUTDOWN;
-	return store_space_ok(s) ? STORE_OK : STORE_ENOSPC;
-}
-
-/* Common gate for begin and log appends. */
-static store_status_t admit(store_t *s)
-{
-	if (s->readonly)
-		return STORE_EREADONLY;
-	if (atomic_load(&s->failed))
-		return STORE_EFAILED;
-	pthread_mutex_lock(&s->wlock);
-	bool stopping = s->stopping, busy = s->inflight >= s->inflight_max;
-	pthread_mutex_unlock(&s->wlock);
-	if (stopping)
-		return STORE_ESHUTDOWN;
-	if (busy)
-		return STORE_EBUSY;
-	if (!store_space_ok(s))
-		return STORE_ENOSPC;
-	return STORE_OK;
-}
-
-store_status_t store_append_begin(store_t *s, const store_envelope_t *env,
-                                  const char *const *archives, size_t narchives,
-                                  store_append_t **out)
-{
-	*out = NULL;
-	if (!env || !archives || narchives == 0 || narchives > STORE_TARGETS_MAX)
-		return STORE_EINVAL;
-	store_status_t st = admit(s);
-	if (st != STORE_OK)
-		return st;
-	store_append_t *a = xcalloc(1, sizeof *a);
-	a->s = s;
-	a->t = xcalloc(narchives, sizeof *a->t);
-	a->ntargets = narchives;
-	for (size_t i = 0; i < narchives && st == STORE_OK; i++) {
-		bool is_log = false;
-		if (!archives[i] || !store_name_valid(archives[i], &is_log) || is_log) {
-			st = STORE_EINVAL; /* mail never goes to a log */
-			break;
-		}
-		store_archive_t *ar = store_archive_get(s, archives[i]);
-		if (!ar)
-			st = STORE_ENOTFOUND;
-		for (size_t k = 0; k < i && st == STORE_OK; k++)
-			if (a->t[k].a == ar)
-				st = STORE_EINVAL;
-		a->t[i].a = ar;
-	}
-	int64_t received = env->received ? env->received : util_now();
-	a->received = received;
-	if (st == STORE_OK)
-		st = store_env_encode_fields(env, received, &a->env);
-	if (st != STORE_OK) {
-		buf_free(&a->env);
-		free(a->t);
-		free(a);
-		return st;
-	}
-	crypto_hash_sha256_init(&a->sha);
-	*out = a;
-	return STORE_OK;
-}
-
-/* Sends STORE_CHUNK_SIZE bytes of pending as a CHUNK job. */
-static void send_chunk(store_append_t *a)
-{
-	store_job_t *j = xcalloc(1, sizeof *j);
-	j->type = JOB_CHUNK;
-	j->ap = a;
-	compress_into(a->s, a->pending.data, STORE_CHUNK_SIZE, j);
-	j->raw_bytes = STORE_CHUNK_SIZE;
-	a->held -= STORE_CHUNK_SIZE;
-	memmove(a->pending.data, a->pending.data + STORE_CHUNK_SIZE,
-	        a->pending.len - STORE_CHUNK_SIZE);
-	a->pending.len -= STORE_CHUNK_SIZE;
-	a->nchunks++;
-	enqueue(a->s, j);
-}
-
-void store_append_set_flags(store_append_t *a, uint32_t flags)
-{
-	store_env_or_flags(&a->env, flags);
-}
-
-store_status_t store_append_write(store_append_t *a, const void *p, size_t n)
-{
-	if (a->err)
-		return a->err;
-	store_t *s = a->s;
-	if (atomic_load(&s->failed))
-		return a->err = STORE_EFAILED;
-	if (n > STORE_MSG_MAX - a->size)
-		return a->err = STORE_ETOOBIG;
-	const uint8_t *b = p;
-	while (n) {
-		/* Take at most one chunk's worth at a time so memory stays bounded
-		 * by the cap even for one huge write. */
-		size_t take = STORE_CHUNK_SIZE - a->pending.len;
-		if (take > n)
-			take = n;
-		pthread_mutex_lock(&s->wlock);
-		bool busy = s->inflight + take > s->inflight_max;
-		if (!busy)
-			s->inflight += take;
-		pthread_mutex_unlock(&s->wlock);
-		if (busy)
-			return a->err = STORE_EBUSY;
-		a->held += take;
-		buf_append(&a->pending, b, take);
-		crypto_hash_sha256_update(&a->sha, b, take);
-		a->size += take;
-		b += take;
-		n -= take;
-		if (a->pending.len == STORE_CHUNK_SIZE) {
-			if (a->nchunks + 1 >= STORE_CHUNKS_MAX)
-				return a->err = STORE_ETOOBIG;
-			send_chunk(a);
-		}
-	}
-	return STORE_OK;
-}
-
-static void release(store_t *s, uint64_t bytes)
-{
-	if (!bytes)
-		return;
-	pthread_mutex_lock(&s->wlock);
-	s->inflight -= bytes;
-	pthread_mutex_unlock(&s->wlock);
-}
-
-void store_append_abort(store_append_t *a)
-{
-	if (!a)
-		return;
-	release(a->s, a->held);
-	a->held = 0;
-	buf_free(&a->pending);
-	/* The writer may still hold chunk jobs of this append: it frees it. */
-	store_job_t *j = xcalloc(1, sizeof *j);
-	j->type = JOB_ABORT;
-	j->ap = a;
-	enqueue(a->s, j);
-}
-
-static void commit_job(store_append_t *a, store_queue_t *q, void *cookie, store_waiter_t *w)
-{
-	store_job_t *j = xcalloc(1, sizeof *j);
-	j->type = JOB_COMMIT;
-	j->ap = a;
-	j->q = q;
-	j->cookie = cookie;
-	j->w = w;
-	j->st = a->err;
-	crypto_hash_sha256_final(&a->sha, a->sha256);
-	if (!a->err && (a->nchunks == 0 || a->pending.len > 0))
-		compress_into(a->s, a->pending.data, a->pending.len, j);
-	j->raw_bytes = a->held;
-	a->held = 0;
-	buf_free(&a->pending);
-	enqueue(a->s, j);
-}
-
-void store_append_commit(store_append_t *a, store_queue_t *q, void *cookie)
-{
-	commit_job(a, q, cookie, NULL);
-}
-
-static void waiter_wait(store_waiter_t *w)
-{
-	pthread_mutex_lock(&w->m);
-	while (!w->done)
-		pthread_cond_wait(&w->c, &w->m);
-	pthread_mutex_unlock(&w->m);
-	pthread_mutex_destroy(&w->m);
-	pthread_cond_destroy(&w->c);
-}
-
-store_completion_t *store_append_commit_wait(store_append_t *a)
-{
-	store_waiter_t w = {.done = false};
-	pthread_mutex_init(&w.m, NULL);
-	pthread_cond_init(&w.c, NULL);
-	commit_job(a, NULL, NULL, &w);
-	waiter_wait(&w);
-	return w.comp;
-}
-
-store_status_t store_log_append(store_t *s, const char *log, const void *p, size_t n, uint64_t *seq)
-{
-	bool is_log;
-	if (seq)
-		*seq = 0;
-	if (!log || !store_name_valid(log, &is_log) || !is_log)
-		return STORE_EINVAL;
-	if (n > STORE_LOG_MAX)
-		return STORE_ETOOBIG;
-	store_status_t st = admit(s);
-	if (st != STORE_OK)
-		return st;
-	store_archive_t *a = store_archive_get(s, log);
-	if (!a) {
-		/* Created on first use; a concurrent first use may win the race. */
-		st = store_archive_create(s, log);
-		if (st != STORE_OK && st != STORE_EEXIST)
-			return st;
-		if (!(a = store_archive_get(s, log)))
-			return STORE_EIO;
-	}
-	store_waiter_t w = {.done = false};
-	pthread_mutex_init(&w.m, NULL);
-	pthread_cond_init(&w.c, NULL);
-	store_job_t *j = xcalloc(1, sizeof *j);
-	j->type = JOB_LOG;
-	j->log = a;
-	j->w = &w;
-	compress_into(s, p, n, j);
-	enqueue(s, j);
-	waiter_wait(&w);
-	if (seq)
-		*seq = w.seq;
-	return w.st;
-}
-
-/* ---- the writer thread ---- */
-
-typedef struct batch {
+typedef struct store_batch {
 	store_archive_t **dirty;
 	size_t ndirty, capdirty;
+	store_archive_t **packs; /* segments sealed in this batch: pack when durable */
+	uint64_t *pack_first;
+	size_t npacks;
 	store_status_t st; /* first failure in this batch */
 } batch_t;
 
@@ -543,16 +62,18 @@ static store_status_t mark_dirty(store_archive_t *a, batch_t *b)
 	return store_cat_begin(a->cat_w);
 }
 
-static bool needs_seal(store_t *s, const store_archive_t *a)
+static bool aged(store_t *s, const store_archive_t *a)
 {
-	if (a->active_fd < 0)
-		return true;
-	if (a->active_size >= s->segment_max)
-		return true;
 	const util_duration_t *age = &s->segment_max_age;
 	if (age->forever || (age->seconds == 0 && age->months == 0))
 		return false;
 	return util_now() >= util_duration_add(a->active_created, age);
+}
+
+/* Only a segment holding records is sealed (a fresh one takes its first). */
+static bool needs_seal(store_t *s, const store_archive_t *a)
+{
+	return a->active_size > STORE_SEG_HDR_SIZE && (a->active_size >= s->segment_max || aged(s, a));
 }
 
 static const uint8_t *active_key(store_t *s, store_archive_t *a)
@@ -562,10 +83,16 @@ static const uint8_t *active_key(store_t *s, store_archive_t *a)
 	return sg.key;
 }
 
+static double secs_since(int64_t t0)
+{
+	return (double)(util_monotonic_us() - t0) / 1e6;
+}
+
 /* Writes one record at the end of the active segment. */
 static store_status_t wr_record(store_t *s, store_archive_t *a, batch_t *b, uint8_t type,
                                 uint16_t flags, const void *stored, size_t stored_len,
-                                size_t plain_len, store_ref_t *ref)
+                                size_t plain_len, const uint8_t phash[STORE_HASH_BYTES],
+                                store_ref_t *ref)
 {
 	store_status_t st = mark_dirty(a, b);
 	if (st != STORE_OK)
@@ -592,81 +119,268 @@ static store_status_t wr_record(store_t *s, store_archive_t *a, batch_t *b, uint
 		}
 		done += (size_t)w;
 	}
-	store_chain_next(a->link, a->next_seq, s->wbuf.data, s->wbuf.len);
+	store_chain_next(a->link, a->next_seq, type, phash);
 	ref->seq = a->next_seq++;
 	ref->offset = a->active_size;
 	a->active_size += s->wbuf.len;
+	a->last_seg = a->active_first;
+	a->last_end = a->active_size;
+	atomic_fetch_add(&a->bytes, s->wbuf.len);
 	return STORE_OK;
 }
 
-static store_status_t ensure_segment(store_t *s, store_archive_t *a, batch_t *b, bool may_seal)
+/* Fields every signed record carries besides its own. */
+static void signed_common(store_t *s, store_archive_t *a, buf_t *body)
 {
-	if (a->damaged)
-		return STORE_ECORRUPT;
-	if (a->active_fd >= 0 && !(may_seal && needs_seal(s, a)))
+	store_tlv_put64(body, SF_TIME, (uint64_t)util_now());
+	store_tlv_put_str(body, SF_ARCHIVE, a->name);
+	store_tlv_put64(body, SF_MSG_SEQ_MAX, a->next_msg_seq - 1);
+	(void)s;
+}
+
+/* Signs body (fields already there) as record a->next_seq and writes it. */
+static store_status_t wr_signed(store_t *s, store_archive_t *a, batch_t *b, uint8_t type,
+                                buf_t *body, uint64_t *seq)
+{
+	if (!s->sign_sk) {
+		log_error("store.sign", "archive=%s msg=%s", a->name, "no signing key loaded");
+		return STORE_EKEY;
+	}
+	store_sign_append(s->sign_sk, s->sign_pk, a->name, a->next_seq, type, a->link, body);
+	uint8_t ph[STORE_HASH_BYTES];
+	store_payload_hash(body->data, body->len, ph);
+	buf_t z = {0};
+	uint16_t flags;
+	store_payload_compress(body->data, body->len, &z, &flags);
+	store_ref_t ref;
+	store_status_t st =
+	    wr_record(s, a, b, type, flags, z.data, z.len, body->len, ph, &ref);
+	buf_free(&z);
+	if (st == STORE_OK) {
+		a->last_signed_seq = ref.seq;
+		a->last_signed_time = util_now();
+		if (seq)
+			*seq = ref.seq;
+	}
+	return st;
+}
+
+static store_status_t wr_checkpoint(store_t *s, store_archive_t *a, batch_t *b)
+{
+	buf_t body = {0};
+	signed_common(s, a, &body);
+	store_tlv_put64(&body, SF_HEAD, a->next_seq - 1);
+	if (a->quarantine_pending) {
+		store_tlv_put64(&body, SF_Q_SEGMENT, a->q_segment);
+		store_tlv_put64(&body, SF_Q_OFFSET, a->q_offset);
+		store_tlv_put64(&body, SF_Q_SEQ, a->q_seq);
+		store_tlv_put_str(&body, SF_Q_REASON, a->q_reason);
+	}
+	store_status_t st = wr_signed(s, a, b, STORE_REC_CHECKPOINT, &body, NULL);
+	buf_free(&body);
+	if (st == STORE_OK && a->quarantine_pending) {
+		a->quarantine_pending = false;
+		log_warn("store.quarantine_resumed",
+		         "archive=%s quarantined_segment=%" PRIu64 " resumed_at=%" PRIu64, a->name,
+		         a->q_segment, a->active_first);
+	}
+	return st;
+}
+
+/* A new active segment; the first record after a quarantine is a signed
+ * checkpoint naming the damage, so verify can tell it from tampering. */
+static store_status_t open_segment(store_t *s, store_archive_t *a, batch_t *b)
+{
+	store_status_t st = mark_dirty(a, b);
+	if (st == STORE_OK)
+		st = store_archive_seg_new(s, a);
+	if (st == STORE_OK && a->quarantine_pending)
+		st = wr_checkpoint(s, a, b);
+	return st;
+}
+
+/* Copies a chunk written into the segment just sealed into the active one. */
+static store_status_t copy_chunk(store_t *s, store_archive_t *a, batch_t *b, int fd, wref_t *r)
+{
+	store_seg_t sg;
+	store_rec_hdr_t h;
+	const char *why = "no key";
+	char *path = store_archive_seg_path(a, r->seg);
+	store_status_t st = store_archive_seg_for(s, a, r->seg, &sg);
+	if (st == STORE_OK) {
+		store_rd_t rd =
+		    store_seg_read_rec(fd, path, r->off, UINT64_MAX, &s->wbuf, &h, &why);
+		st = rd == STORE_RD_OK ? store_rec_open_stored(sg.key, s->wbuf.data, s->wbuf.len,
+		                                               &h, &s->wbuf2, &why)
+		                       : STORE_EIO;
+	}
+	free(path);
+	if (st != STORE_OK) {
+		log_error("store.copy_chunk",
+		          "archive=%s segment=%" PRIu64 " offset=%" PRIu64 " msg=%s", a->name,
+		          r->seg, r->off, why ? why : "read failed");
+		return STORE_EIO;
+	}
+	store_ref_t ref;
+	st = wr_record(s, a, b, STORE_REC_CHUNK, h.flags, s->wbuf2.data, s->wbuf2.len, h.plain_len,
+	               r->phash, &ref);
+	if (st == STORE_OK) {
+		r->seg = a->active_first;
+		r->seq = ref.seq;
+		r->off = ref.offset;
+	}
+	return st;
+}
+
+static bool live_in(const store_append_t *ap, const store_archive_t *a, uint64_t seg)
+{
+	for (size_t i = 0; i < ap->ntargets; i++)
+		if (ap->t[i].a == a && ap->t[i].n && ap->t[i].refs[0].seg == seg)
+			return true;
+	return false;
+}
+
+/* Moves the chunks of streamed messages still arriving out of the segment
+ * just sealed (sealed_fd), so that no segment depends on another and the
+ * packer may drop every chunk no envelope of the sealed segment names. */
+static store_status_t move_live(store_t *s, store_archive_t *a, batch_t *b, uint64_t sealed)
+{
+	bool any = false;
+	for (store_append_t *ap = s->live; ap && !any; ap = ap->live_next)
+		any = live_in(ap, a, sealed);
+	if (!any)
+		return STORE_OK;
+	store_status_t st = open_segment(s, a, b);
+	for (store_append_t *ap = s->live; ap && st == STORE_OK; ap = ap->live_next)
+		for (size_t i = 0; i < ap->ntargets && st == STORE_OK; i++) {
+			append_target_t *t = &ap->t[i];
+			if (t->a != a)
+				continue;
+			for (size_t k = 0; k < t->n && st == STORE_OK; k++)
+				if (t->refs[k].seg == sealed)
+					st = copy_chunk(s, a, b, a->sealed_fd, &t->refs[k]);
+		}
+	return st;
+}
+
+static store_status_t seal_active(store_t *s, store_archive_t *a, batch_t *b)
+{
+	store_seg_t sg;
+	store_archive_seg_for(s, a, a->active_first, &sg);
+	buf_t body = {0};
+	signed_common(s, a, &body);
+	store_tlv_put64(&body, SF_SEGMENT, a->active_first);
+	store_tlv_put(&body, SF_SEGMENT_ID, sg.id, STORE_SEG_ID_BYTES);
+	store_tlv_put64(&body, SF_CREATED, (uint64_t)a->active_created);
+	store_cat_segstat_t ss;
+	store_status_t st = store_cat_segstat(a->cat_w, a->active_first, &ss);
+	if (st == STORE_OK)
+		st = store_cat_seg_sealed(a->cat_w, a->active_first);
+	if (st != STORE_OK) {
+		buf_free(&body);
+		return st;
+	}
+	if (ss.arrivals) {
+		uint8_t r[16];
+		store_put64(r, (uint64_t)ss.rmin);
+		store_put64(r + 8, (uint64_t)ss.rmax);
+		store_tlv_put(&body, SF_RECEIVED, r, sizeof r);
+	}
+	uint8_t c[24];
+	store_put64(c, ss.messages);
+	store_put64(c + 8, ss.arrivals);
+	store_put64(c + 16, ss.raw_bytes);
+	store_tlv_put(&body, SF_COUNTS, c, sizeof c);
+	st = wr_signed(s, a, b, STORE_REC_SEAL, &body, NULL);
+	buf_free(&body);
+	if (st != STORE_OK)
+		return st;
+	if (a->sealed_fd >= 0) {
+		/* Two seals in one batch: the older one is complete now. */
+		int e = util_fault("store.fsync");
+		if (e || fdatasync(a->sealed_fd) != 0) {
+			log_error("store.fsync", "archive=%s file=sealed err=%s", a->name,
+			          strerror(e ? e : errno));
+			return STORE_EIO;
+		}
+		close(a->sealed_fd);
+	}
+	a->sealed_fd = a->active_fd;
+	a->sealed_first = a->active_first;
+	a->active_fd = -1;
+	atomic_store(&a->pub_active, 0);
+	b->packs = xrealloc(b->packs, (b->npacks + 1) * sizeof *b->packs);
+	b->pack_first = xrealloc(b->pack_first, (b->npacks + 1) * sizeof *b->pack_first);
+	b->packs[b->npacks] = a;
+	b->pack_first[b->npacks++] = a->active_first;
+	log_info("store.segment_sealed", "archive=%s first_seq=%" PRIu64 " last_seq=%" PRIu64,
+	         a->name, a->active_first, a->next_seq - 1);
+	return move_live(s, a, b, a->sealed_first);
+}
+
+static store_status_t ensure_segment(store_t *s, store_archive_t *a, batch_t *b)
+{
+	if (a->active_fd >= 0 && !needs_seal(s, a))
 		return STORE_OK;
 	store_status_t st = mark_dirty(a, b);
-	return st ? st : store_archive_seg_new(s, a);
+	if (st == STORE_OK && a->active_fd >= 0)
+		st = seal_active(s, a, b);
+	if (st == STORE_OK && a->active_fd < 0)
+		st = open_segment(s, a, b);
+	return st;
+}
+
+static void live_add(store_t *s, store_append_t *ap)
+{
+	if (ap->live)
+		return;
+	ap->live = true;
+	ap->live_next = s->live;
+	s->live = ap;
+}
+
+static void live_remove(store_t *s, store_append_t *ap)
+{
+	if (!ap->live)
+		return;
+	for (store_append_t **p = &s->live; *p; p = &(*p)->live_next)
+		if (*p == ap) {
+			*p = ap->live_next;
+			break;
+		}
+	ap->live = false;
+}
+
+static void add_ref(append_target_t *t, uint64_t seg, const store_ref_t *ref, const uint8_t *ph)
+{
+	if (t->n == t->cap) {
+		t->cap = t->cap ? 2 * t->cap : 8;
+		t->refs = xrealloc(t->refs, t->cap * sizeof *t->refs);
+	}
+	wref_t *r = &t->refs[t->n++];
+	r->seg = seg;
+	r->seq = ref->seq;
+	r->off = ref->offset;
+	memcpy(r->phash, ph, STORE_HASH_BYTES);
 }
 
 static void process_chunk(store_t *s, store_job_t *j, batch_t *b)
 {
 	store_append_t *ap = j->ap;
+	live_add(s, ap);
 	for (size_t i = 0; i < ap->ntargets && !b->st; i++) {
 		append_target_t *t = &ap->t[i];
 		store_ref_t ref;
-		store_status_t st = ensure_segment(s, t->a, b, true);
-		if (st == STORE_ECORRUPT)
-			continue; /* damaged archive: the commit reports it */
+		store_status_t st = ensure_segment(s, t->a, b);
 		if (st == STORE_OK)
 			st = wr_record(s, t->a, b, STORE_REC_CHUNK, j->flags, j->payload.data,
-			               j->payload.len, j->plain_len, &ref);
+			               j->payload.len, j->plain_len, j->phash, &ref);
 		if (st != STORE_OK) {
 			fail_closed(s, b, st);
 			return;
 		}
-		if (t->n == t->cap) {
-			t->cap = t->cap ? 2 * t->cap : 8;
-			t->refs = xrealloc(t->refs, t->cap * sizeof *t->refs);
-		}
-		t->refs[t->n++] = (wref_t){t->a->active_first, ref.seq, ref.offset};
+		add_ref(t, t->a->active_first, &ref, j->phash);
 	}
-}
-
-/* Copies a chunk written into an older segment into the active one. */
-static store_status_t copy_chunk(store_t *s, store_archive_t *a, batch_t *b, wref_t *r)
-{
-	char *path = store_archive_seg_path(a, r->seg);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	free(path);
-	if (fd < 0)
-		return STORE_EIO;
-	store_seg_t sg;
-	store_rec_hdr_t h;
-	const char *why = "no key";
-	store_status_t st = store_archive_seg_for(s, a, r->seg, &sg);
-	if (st == STORE_OK) {
-		path = store_archive_seg_path(a, r->seg);
-		store_rd_t rd =
-		    store_seg_read_rec(fd, path, r->off, UINT64_MAX, &s->wbuf, &h, &why);
-		free(path);
-		st = rd == STORE_RD_OK ? store_rec_open_stored(sg.key, s->wbuf.data, s->wbuf.len,
-		                                               &h, &s->wbuf2, &why)
-		                       : STORE_EIO;
-	}
-	close(fd);
-	if (st != STORE_OK) {
-		log_error("store.copy_chunk",
-		          "archive=%s segment=%" PRIu64 " offset=%" PRIu64 " msg=%s", a->name,
-		          r->seg, r->off, why);
-		return STORE_EIO;
-	}
-	store_ref_t ref;
-	st = wr_record(s, a, b, STORE_REC_CHUNK, h.flags, s->wbuf2.data, s->wbuf2.len, h.plain_len,
-	               &ref);
-	if (st == STORE_OK)
-		*r = (wref_t){a->active_first, ref.seq, ref.offset};
-	return st;
 }
 
 /* The content references of a commit in one archive. */
@@ -675,40 +389,39 @@ static store_status_t commit_content(store_t *s, store_job_t *j, append_target_t
 {
 	store_archive_t *a = t->a;
 	store_append_t *ap = j->ap;
-	store_status_t st;
+	store_status_t st = ensure_segment(s, a, b);
+	if (st != STORE_OK)
+		return st;
+	/* Stored once per segment: an identical message already in the active
+	 * segment is referenced, not written again.  A streamed one's chunks
+	 * were written as they arrived; they stay unreferenced and the packer
+	 * drops them when the segment is sealed. */
+	st = store_cat_content_find(a->cat_w, ap->sha256, a->active_first, refs, nrefs);
+	if (st != STORE_ENOTFOUND)
+		return st;
+	st = STORE_OK;
 	if (ap->nchunks == 0) {
-		if ((st = ensure_segment(s, a, b, true)) != STORE_OK)
-			return st;
-		st = store_cat_content_find(a->cat_w, ap->sha256, a->active_first, refs, nrefs);
-		if (st != STORE_ENOTFOUND)
-			return st; /* stored once per segment: reuse it */
 		*refs = xcalloc(1, sizeof **refs);
 		*nrefs = 1;
 		return wr_record(s, a, b, STORE_REC_CONTENT, j->flags, j->payload.data,
-		                 j->payload.len, j->plain_len, *refs);
+		                 j->payload.len, j->plain_len, j->phash, *refs);
 	}
-	bool all_active = a->active_fd >= 0;
-	for (size_t k = 0; k < t->n; k++)
-		all_active = all_active && t->refs[k].seg == a->active_first;
-	if ((st = ensure_segment(s, a, b, !all_active)) != STORE_OK)
-		return st;
 	for (size_t k = 0; k < t->n && st == STORE_OK; k++)
 		if (t->refs[k].seg != a->active_first)
-			st = copy_chunk(s, a, b, &t->refs[k]);
+			st = STORE_EIO; /* cannot happen: seal_active moves them */
 	if (st == STORE_OK && j->has_payload) {
 		store_ref_t ref;
 		st = wr_record(s, a, b, STORE_REC_CHUNK, j->flags, j->payload.data, j->payload.len,
-		               j->plain_len, &ref);
-		if (st == STORE_OK) {
-			if (t->n == t->cap) {
-				t->cap = t->cap ? 2 * t->cap : 8;
-				t->refs = xrealloc(t->refs, t->cap * sizeof *t->refs);
-			}
-			t->refs[t->n++] = (wref_t){a->active_first, ref.seq, ref.offset};
-		}
+		               j->plain_len, j->phash, &ref);
+		if (st == STORE_OK)
+			add_ref(t, a->active_first, &ref, j->phash);
 	}
-	if (st != STORE_OK)
+	if (st != STORE_OK) {
+		if (st == STORE_EIO)
+			log_error("store.commit", "archive=%s msg=%s", a->name,
+			          "chunks of a streamed message are not in the active segment");
 		return st;
+	}
 	if (t->n != ap->nchunks + (j->has_payload ? 1 : 0))
 		return STORE_EIO; /* a chunk was lost to a failure in an earlier batch */
 	*nrefs = t->n;
@@ -741,9 +454,11 @@ static store_status_t commit_one(store_t *s, store_job_t *j, size_t i, batch_t *
 		buf_append(&env, ap->env.data, ap->env.len);
 		store_env_encode_tail(&env, msg, ap->sha256, ap->size, a->name, dup, refs, nrefs);
 		uint16_t flags;
+		uint8_t ph[STORE_HASH_BYTES];
+		store_payload_hash(env.data, env.len, ph);
 		store_payload_compress(env.data, env.len, &z, &flags);
 		store_ref_t er;
-		st = wr_record(s, a, b, STORE_REC_ENVELOPE, flags, z.data, z.len, env.len, &er);
+		st = wr_record(s, a, b, STORE_REC_ENVELOPE, flags, z.data, z.len, env.len, ph, &er);
 		buf_free(&env);
 		buf_free(&z);
 		if (st == STORE_OK) {
@@ -786,10 +501,13 @@ static void process_commit(store_t *s, store_job_t *j, batch_t *b)
 		return;
 	}
 	for (size_t i = 0; i < ap->ntargets && !j->st; i++) {
+		store_archive_t *a = ap->t[i].a;
+		if (atomic_load(&a->deleted)) {
+			j->st = STORE_ENOTFOUND;
+			break;
+		}
 		store_status_t st = commit_one(s, j, i, b);
-		if (st == STORE_ECORRUPT) {
-			j->st = st; /* damaged archive: refused, nothing else is wrong */
-		} else if (st != STORE_OK) {
+		if (st != STORE_OK) {
 			j->st = st;
 			fail_closed(s, b, st);
 		}
@@ -803,55 +521,114 @@ static void process_log(store_t *s, store_job_t *j, batch_t *b)
 		return;
 	}
 	store_ref_t ref;
-	store_status_t st = ensure_segment(s, j->log, b, true);
+	store_status_t st = ensure_segment(s, j->log, b);
 	if (st == STORE_OK)
 		st = wr_record(s, j->log, b, STORE_REC_LOG, j->flags, j->payload.data,
-		               j->payload.len, j->plain_len, &ref);
+		               j->payload.len, j->plain_len, j->phash, &ref);
 	if (st == STORE_OK)
 		j->log_seq = ref.seq;
-	else if (st != STORE_ECORRUPT)
+	else
 		fail_closed(s, b, st);
 	j->st = st;
+}
+
+static store_status_t timed_fsync(store_t *s, store_archive_t *a, int fd, const char *what)
+{
+	int64_t t0 = util_monotonic_us();
+	int e = util_fault("store.fsync");
+	if (e || fdatasync(fd) != 0) {
+		log_error("store.fsync", "archive=%s file=%s err=%s", a->name, what,
+		          strerror(e ? e : errno));
+		return STORE_EIO;
+	}
+	metric_observe(s->m_fsync, secs_since(t0));
+	return STORE_OK;
 }
 
 /* Makes one archive's part of the batch durable and visible. */
 static store_status_t sync_archive(store_t *s, store_archive_t *a)
 {
-	(void)s;
-	int e;
+	store_status_t st = STORE_OK;
 	if (a->sealed_fd >= 0) {
-		e = util_fault("store.fsync");
-		if (e || fdatasync(a->sealed_fd) != 0) {
-			log_error("store.fsync", "archive=%s file=sealed err=%s", a->name,
-			          strerror(e ? e : errno));
-			return STORE_EIO;
-		}
+		if ((st = timed_fsync(s, a, a->sealed_fd, "sealed")) != STORE_OK)
+			return st;
 		close(a->sealed_fd);
 		a->sealed_fd = -1;
 	}
-	e = util_fault("store.fsync");
-	if (e || fdatasync(a->active_fd) != 0) {
-		log_error("store.fsync", "archive=%s segment=%" PRIu64 " err=%s", a->name,
-		          a->active_first, strerror(e ? e : errno));
-		return STORE_EIO;
-	}
-	store_head_t h = {
-	    .seq = a->next_seq - 1, .segment = a->active_first, .end = a->active_size};
+	if (a->active_fd >= 0 && (st = timed_fsync(s, a, a->active_fd, "segment")) != STORE_OK)
+		return st;
+	store_head_t h = {.seq = a->next_seq - 1, .segment = a->last_seg, .end = a->last_end};
 	memcpy(h.link, a->link, sizeof h.link);
 	/* The catalog goes first (its rows name only records just made durable),
 	 * so a reader that sees the new head — in this process or, through the
 	 * head file, the indexer — always finds its messages in the catalog. */
-	store_status_t st = store_cat_set_last_seq(a->cat_w, h.seq);
+	st = store_cat_set_last_seq(a->cat_w, h.seq);
+	if (st == STORE_OK)
+		st = store_cat_note_msg_seq(a->cat_w, a->next_msg_seq - 1);
 	if (st == STORE_OK)
 		st = store_cat_commit(a->cat_w);
-	if (st == STORE_OK)
+	if (st == STORE_OK) {
+		int64_t t0 = util_monotonic_us();
 		st = store_archive_head_write(a, &h);
+		if (st == STORE_OK)
+			metric_observe(s->m_fsync, secs_since(t0));
+	}
 	if (st == STORE_OK) {
 		pthread_mutex_lock(&a->lock);
 		a->head = h;
 		pthread_mutex_unlock(&a->lock);
 	}
 	return st;
+}
+
+/* Syncs every archive the batch touched; on failure rolls their catalogs
+ * back.  Afterwards the batch may take more writes. */
+static void batch_sync(store_t *s, batch_t *b)
+{
+	for (size_t i = 0; i < b->ndirty && !b->st; i++) {
+		store_status_t st = sync_archive(s, b->dirty[i]);
+		if (st != STORE_OK)
+			fail_closed(s, b, st);
+	}
+	for (size_t i = 0; i < b->ndirty; i++) {
+		if (b->st)
+			store_cat_rollback(b->dirty[i]->cat_w);
+		b->dirty[i]->dirty = false;
+	}
+	b->ndirty = 0;
+	if (!b->st)
+		for (size_t i = 0; i < b->npacks; i++)
+			store_packer_queue(s, b->packs[i], b->pack_first[i]);
+	b->npacks = 0;
+}
+
+static void batch_free(batch_t *b)
+{
+	free(b->dirty);
+	free(b->packs);
+	free(b->pack_first);
+}
+
+static void free_append(store_t *s, store_append_t *ap)
+{
+	live_remove(s, ap);
+	for (size_t i = 0; i < ap->ntargets; i++)
+		free(ap->t[i].refs);
+	free(ap->t);
+	buf_free(&ap->env);
+	buf_free(&ap->pending);
+	free(ap);
+}
+
+static void waiter_done(store_waiter_t *w, store_status_t st, uint64_t seq, store_completion_t *c)
+{
+	pthread_mutex_lock(&w->m);
+	w->st = st;
+	w->seq = seq;
+	w->comp = c;
+	w->done = true;
+	pthread_cond_signal(&w->c);
+	pthread_mutex_unlock(&w->m);
 }
 
 static void deliver(store_t *s, store_job_t *j, const batch_t *b)
@@ -863,42 +640,35 @@ static void deliver(store_t *s, store_job_t *j, const batch_t *b)
 		if (j->st)
 			for (size_t i = 0; i < j->comp->nids; i++)
 				j->comp->ids[i].seq = 0;
-		if (j->w) {
-			pthread_mutex_lock(&j->w->m);
-			j->w->comp = j->comp;
-			j->w->done = true;
-			pthread_cond_signal(&j->w->c);
-			pthread_mutex_unlock(&j->w->m);
-		} else if (j->q) {
-			queue_push(j->q, j->comp);
-		} else {
+		else if (j->t0)
+			metric_observe(s->m_append, secs_since(j->t0));
+		if (j->w)
+			waiter_done(j->w, j->st, 0, j->comp);
+		else if (j->q)
+			store_queue_push(j->q, j->comp);
+		else
 			store_completion_free(j->comp);
-		}
 	} else if (j->type == JOB_LOG) {
-		pthread_mutex_lock(&j->w->m);
-		j->w->st = j->st ? j->st : b->st;
-		j->w->seq = j->w->st ? 0 : j->log_seq;
-		j->w->done = true;
-		pthread_cond_signal(&j->w->c);
-		pthread_mutex_unlock(&j->w->m);
+		store_status_t st = j->st ? j->st : b->st;
+		if (!st && j->t0)
+			metric_observe(s->m_append, secs_since(j->t0));
+		waiter_done(j->w, st, st ? 0 : j->log_seq, NULL);
 	}
-	if (j->type == JOB_COMMIT || j->type == JOB_ABORT) {
-		store_append_t *ap = j->ap;
-		for (size_t i = 0; i < ap->ntargets; i++)
-			free(ap->t[i].refs);
-		free(ap->t);
-		buf_free(&ap->env);
-		buf_free(&ap->pending);
-		free(ap);
-	}
-	release(s, j->raw_bytes);
+	if (j->type == JOB_COMMIT || j->type == JOB_ABORT)
+		free_append(s, j->ap);
+	store_inflight_release(s, j->raw_bytes);
 	buf_free(&j->payload);
 	free(j);
 }
 
-static void refuse(store_t *s, store_job_t *j, store_status_t st)
+void store_job_refuse(store_t *s, store_job_t *j, store_status_t st)
 {
 	batch_t b = {.st = st};
+	if (j->type == JOB_MAINT) {
+		waiter_done(j->w, st, 0, NULL);
+		free(j);
+		return;
+	}
 	if (j->type == JOB_COMMIT)
 		build_completion(j);
 	j->st = st;
@@ -908,7 +678,8 @@ static void refuse(store_t *s, store_job_t *j, store_status_t st)
 static void process_batch(store_t *s, store_job_t *jobs)
 {
 	batch_t b = {0};
-	for (store_job_t *j = jobs; j; j = j->next) {
+	size_t n = 0;
+	for (store_job_t *j = jobs; j; j = j->next, n++) {
 		if (b.st && j->type != JOB_ABORT) {
 			if (j->type == JOB_COMMIT && !j->st)
 				process_commit(s, j, &b); /* builds the completion; fails fast */
@@ -921,42 +692,212 @@ static void process_batch(store_t *s, store_job_t *jobs)
 			break;
 		case JOB_COMMIT: process_commit(s, j, &b); break;
 		case JOB_LOG: process_log(s, j, &b); break;
-		case JOB_ABORT: break;
+		case JOB_ABORT:
+		case JOB_MAINT: break;
 		}
 	}
-	for (size_t i = 0; i < b.ndirty && !b.st; i++) {
-		store_status_t st = sync_archive(s, b.dirty[i]);
-		if (st != STORE_OK)
-			fail_closed(s, &b, st);
-	}
-	for (size_t i = 0; i < b.ndirty; i++) {
-		if (b.st)
-			store_cat_rollback(b.dirty[i]->cat_w);
-		b.dirty[i]->dirty = false;
-	}
-	free(b.dirty);
+	metric_observe(s->m_batch, (double)n);
+	batch_sync(s, &b);
 	store_job_t *next;
 	for (store_job_t *j = jobs; j; j = next) {
 		next = j->next;
 		deliver(s, j, &b);
+	}
+	batch_free(&b);
+}
+
+/* ---- maintenance between batches ---- */
+
+static void run_maint(store_t *s, store_job_t *j)
+{
+	batch_t b = {0};
+	s->cur_batch = &b;
+	store_status_t st = atomic_load(&s->failed) ? STORE_EFAILED : j->fn(s, j->arg);
+	if (st != STORE_OK && !b.st && b.ndirty) {
+		/* The function gave up after writing: what it wrote is valid
+		 * chain, made durable like any batch. */
+		log_warn("store.maint", "status=%s msg=%s", store_strerror(st),
+		         "maintenance stopped part-way");
+	}
+	batch_sync(s, &b);
+	if (st == STORE_OK && b.st)
+		st = b.st;
+	s->cur_batch = NULL;
+	batch_free(&b);
+	waiter_done(j->w, st, 0, NULL);
+	free(j);
+}
+
+store_status_t store_wr_signed(store_t *s, store_archive_t *a, uint8_t type, buf_t *body,
+                               uint64_t *seq)
+{
+	batch_t *b = s->cur_batch;
+	store_status_t st = ensure_segment(s, a, b);
+	if (st == STORE_OK) {
+		signed_common(s, a, body);
+		st = wr_signed(s, a, b, type, body, seq);
+	}
+	if (st != STORE_OK)
+		fail_closed(s, b, st);
+	return st;
+}
+
+store_status_t store_wr_seal(store_t *s, store_archive_t *a)
+{
+	batch_t *b = s->cur_batch;
+	if (a->active_fd < 0 || a->active_size <= STORE_SEG_HDR_SIZE)
+		return STORE_OK;
+	store_status_t st = mark_dirty(a, b);
+	if (st == STORE_OK)
+		st = seal_active(s, a, b);
+	if (st != STORE_OK)
+		fail_closed(s, b, st);
+	return st;
+}
+
+void store_wr_fail(store_t *s, store_status_t st)
+{
+	fail_closed(s, s->cur_batch, st);
+}
+
+store_status_t store_wr_sync(store_t *s)
+{
+	batch_t *b = s->cur_batch;
+	batch_sync(s, b);
+	return b->st;
+}
+
+static store_status_t maint_seal(store_t *s, void *arg)
+{
+	return store_wr_seal(s, arg);
+}
+
+static store_status_t maint_checkpoint(store_t *s, void *arg)
+{
+	store_archive_t *a = arg;
+	if (a->next_seq - 1 <= a->last_signed_seq)
+		return STORE_OK; /* the newest record is signed already */
+	buf_t body = {0};
+	store_tlv_put64(&body, SF_HEAD, a->next_seq - 1);
+	store_status_t st = store_wr_signed(s, a, STORE_REC_CHECKPOINT, &body, NULL);
+	buf_free(&body);
+	return st;
+}
+
+static store_archive_t *rw_archive(store_t *s, const char *name, store_status_t *st)
+{
+	*st = s->readonly ? STORE_EREADONLY : STORE_OK;
+	store_archive_t *a = *st ? NULL : store_archive_get(s, name);
+	if (!*st && !a)
+		*st = STORE_ENOTFOUND;
+	return a;
+}
+
+store_status_t store_seal(store_t *s, const char *archive)
+{
+	store_status_t st;
+	store_archive_t *a = rw_archive(s, archive, &st);
+	return a ? store_writer_call(s, maint_seal, a) : st;
+}
+
+store_status_t store_checkpoint(store_t *s, const char *archive)
+{
+	store_status_t st;
+	store_archive_t *a = rw_archive(s, archive, &st);
+	return a ? store_writer_call(s, maint_checkpoint, a) : st;
+}
+
+/* Seals segments past segment_max_age and signs chains that have grown for
+ * an hour without a signature (STORE_CHECKPOINT_US). */
+static void tick(store_t *s)
+{
+	if (atomic_load(&s->failed))
+		return;
+	pthread_mutex_lock(&s->lock);
+	size_t n = s->narchives;
+	store_archive_t **v = xcalloc(n + 1, sizeof *v);
+	memcpy(v, s->archives, n * sizeof *v);
+	pthread_mutex_unlock(&s->lock);
+	batch_t b = {0};
+	int64_t now = util_now();
+	for (size_t i = 0; i < n && !b.st; i++) {
+		store_archive_t *a = v[i];
+		if (atomic_load(&a->deleted) || a->active_fd < 0)
+			continue;
+		store_status_t st = STORE_OK;
+		if (a->active_size > STORE_SEG_HDR_SIZE && aged(s, a)) {
+			if ((st = mark_dirty(a, &b)) == STORE_OK)
+				st = seal_active(s, a, &b);
+		} else if (a->next_seq - 1 > a->last_signed_seq &&
+		           now - a->last_signed_time >= STORE_CHECKPOINT_US) {
+			if ((st = mark_dirty(a, &b)) == STORE_OK)
+				st = wr_checkpoint(s, a, &b);
+		}
+		if (st != STORE_OK)
+			fail_closed(s, &b, st);
+	}
+	batch_sync(s, &b);
+	batch_free(&b);
+	free(v);
+}
+
+/* ---- the thread ---- */
+
+static void deadline_after_ms(struct timespec *ts, long ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/* Processes the jobs in order: runs of ordinary jobs as batches, each
+ * maintenance job on its own between them. */
+static void process_jobs(store_t *s, store_job_t *jobs)
+{
+	while (jobs) {
+		if (jobs->type == JOB_MAINT) {
+			store_job_t *j = jobs;
+			jobs = j->next;
+			run_maint(s, j);
+			continue;
+		}
+		store_job_t *last = jobs;
+		while (last->next && last->next->type != JOB_MAINT)
+			last = last->next;
+		store_job_t *rest = last->next;
+		last->next = NULL;
+		process_batch(s, jobs);
+		jobs = rest;
 	}
 }
 
 static void *writer_main(void *arg)
 {
 	store_t *s = arg;
+	int64_t next_tick = util_monotonic_us() + STORE_TICK_MS * 1000;
 	pthread_mutex_lock(&s->wlock);
 	for (;;) {
-		while (!s->jobs_head && !s->stopping)
-			pthread_cond_wait(&s->wcond, &s->wlock);
-		if (!s->jobs_head) {
+		struct timespec ts;
+		deadline_after_ms(&ts, STORE_TICK_MS);
+		while (!s->jobs_head && !s->stopping && util_monotonic_us() < next_tick)
+			pthread_cond_timedwait(&s->wcond, &s->wlock, &ts);
+		if (!s->jobs_head && s->stopping) {
 			s->writer_exited = true;
 			break;
 		}
 		store_job_t *jobs = s->jobs_head;
 		s->jobs_head = s->jobs_tail = NULL;
 		pthread_mutex_unlock(&s->wlock);
-		process_batch(s, jobs);
+		if (jobs)
+			process_jobs(s, jobs);
+		if (util_monotonic_us() >= next_tick) {
+			tick(s);
+			next_tick = util_monotonic_us() + STORE_TICK_MS * 1000;
+		}
 		pthread_mutex_lock(&s->wlock);
 	}
 	pthread_mutex_unlock(&s->wlock);

@@ -14,9 +14,15 @@
  *
  * Threads: store_append_* and store_queue_* may be called from any thread;
  * one writer thread inside the store does all segment writes and shares one
- * fsync per batch.  Readers (store_msg_*, store_scan_*) may run concurrently
- * with the writer and in other processes (the indexer opens the store with
- * STORE_OPEN_READONLY).
+ * fsync per batch; a packer thread (low priority) regroups each sealed
+ * segment into compressed blocks.  Readers (store_msg_*, store_scan_*) may
+ * run concurrently with both and in other processes (the indexer opens the
+ * store with STORE_OPEN_READONLY).
+ *
+ * Integrity: every record is chained (doc/format.md §6); sealed segments end
+ * with a SEAL record and the chain is signed every hour (CHECKPOINT) with the
+ * server's Ed25519 key; deletions are signed DELETION records.  store_verify
+ * checks all of it and tells retention and purges from tampering.
  */
 #ifndef VELLUM_STORE_H
 #define VELLUM_STORE_H
@@ -26,6 +32,8 @@
 #include <stdint.h>
 
 #include "vellum/config.h"
+
+struct metrics;
 
 typedef enum {
 	STORE_OK = 0,
@@ -73,12 +81,23 @@ typedef struct store_opts {
 	/* Cap on bytes held in memory for appends not yet durable, including data
 	 * still arriving.  0 = default (256 MiB). */
 	uint64_t inflight_max;
+	/* Registry for the store's metrics (append and fsync latency, batch
+	 * sizes, segments and bytes per archive); NULL = none.  Borrowed: must
+	 * outlive the store. */
+	struct metrics *metrics;
+	/* Sealed segments stay as written instead of being packed into blocks
+	 * (benchmarks measuring the append path alone; tests of that layout). */
+	bool no_pack;
+	/* zstd level of packed blocks; 0 = the default (15). */
+	int pack_level;
 } store_opts_t;
 
 /* Opens the store under cfg->storage.data_dir, loading the master key from
- * master_key_file or master_key_command.  READWRITE runs recovery on every
- * archive's active segment (logged) and starts the writer thread.  On success
- * *out is owned by the caller (store_close). */
+ * master_key_file or master_key_command.  READWRITE also loads the signing
+ * key (keys/signing.key; EKEY without it), runs recovery on every archive
+ * (logged; damage before the head quarantines that segment, appends go on in
+ * a new one), and starts the writer and packer threads.  On success *out is
+ * owned by the caller (store_close). */
 store_status_t store_open(const config_t *cfg, const store_opts_t *opts, store_t **out);
 /* Waits for in-flight commits, stops the writer, frees.  NULL is fine. */
 void store_close(store_t *s);
@@ -105,6 +124,44 @@ typedef struct store_archive_stats {
 	int64_t last_received;   /* us, 0 if none */
 } store_archive_stats_t;
 store_status_t store_archive_stats(store_t *s, const char *archive, store_archive_stats_t *out);
+
+/* One segment of an archive, for retention (what is in it, how old). */
+typedef struct store_segment_info {
+	uint64_t first_seq, last_seq;  /* records it holds (last_seq 0: none yet) */
+	bool active;                   /* takes appends; cannot be deleted or compacted */
+	bool sealed;                   /* ends with its signed SEAL record */
+	bool packed;                   /* regrouped into compressed blocks */
+	int64_t created;               /* us */
+	uint64_t bytes;                /* file size */
+	uint64_t arrivals;             /* arrivals in it (catalog) */
+	uint64_t messages;             /* distinct message ids with an arrival in it */
+	uint64_t raw_bytes;
+	int64_t received_min, received_max; /* of its arrivals; 0 when none */
+} store_segment_info_t;
+/* Segments in chain order; caller frees *out with free(). */
+store_status_t store_segments(store_t *s, const char *archive, store_segment_info_t **out,
+                              size_t *n);
+
+/* One arrival as the catalog knows it (for retention and holds). */
+typedef struct store_arrival_ref {
+	uint64_t msg_seq;
+	uint64_t record_seq;   /* its envelope */
+	uint64_t segment;      /* first_seq of its segment */
+	int64_t received;
+	uint64_t size;
+} store_arrival_ref_t;
+/* Arrivals stored in one segment, in chain order; caller frees *out. */
+store_status_t store_segment_arrivals(store_t *s, const char *archive, uint64_t segment,
+                                      store_arrival_ref_t **out, size_t *n);
+
+/* Seals the archive's active segment now (signed SEAL record; the packer
+ * then packs it).  OK and nothing written when it holds no record. */
+store_status_t store_seal(store_t *s, const char *archive);
+/* Writes a signed CHECKPOINT now when the chain grew since its last
+ * signature (the writer does it on its own every hour). */
+store_status_t store_checkpoint(store_t *s, const char *archive);
+/* Waits until the packer has packed every segment sealed so far. */
+void store_pack_wait(store_t *s);
 
 /* ---- appending mail ---- */
 
@@ -251,7 +308,8 @@ typedef struct store_scan_item {
 	uint64_t size;
 	const void *data;              /* LOG: the record payload */
 	size_t len;
-	const uint64_t *deleted;       /* DELETION: message seqs removed */
+	const uint64_t *deleted;       /* DELETION: message ids that no longer exist (their
+	                                  documents go from the index) */
 	size_t ndeleted;
 } store_scan_item_t;
 
@@ -280,14 +338,118 @@ typedef struct store_verify_report {
 	uint64_t records;          /* records checked */
 	uint64_t messages;
 	uint64_t problems;         /* 0 = clean */
-	uint64_t anchored_seq;     /* highest sequence covered by a valid signature */
+	uint64_t anchored_seq;     /* highest sequence covered by a valid signature
+	                              (of the last archive verified) */
+	uint64_t signatures;       /* signed records whose signature checked */
+	uint64_t segments;
+	uint64_t deletions;        /* signed DELETION records found */
+	uint64_t deleted_records;  /* records removed by them (whole segments, elided) */
+	uint64_t quarantined;      /* segments set aside by recovery */
 } store_verify_report_t;
 
 /* Called for each problem found, with a one-line description that names the
  * segment file, byte offset and sequence. */
 typedef void (*store_verify_cb)(void *arg, const char *archive, const char *problem);
-/* Re-reads every record of archive (NULL: all archives and logs). */
+/* Re-reads every record of archive (NULL: all archives and logs) and checks
+ * framing, authentication, decompression, sequence, the chain across
+ * segments and deletions, every signature, envelope content references and
+ * hashes, that sealed segments end with their SEAL, and that the chain
+ * reaches the recorded head.  Records removed by a signed deletion are not
+ * problems (they are counted); a gap no deletion explains is.  Problems go
+ * to cb; the report accumulates over the archives verified. */
 store_status_t store_verify(store_t *s, const char *archive, store_verify_cb cb, void *arg,
                             store_verify_report_t *out);
+/* Like store_verify, with a second callback for notes that are not problems
+ * (deletions found, segments quarantined earlier, anchoring).  note may be
+ * NULL. */
+store_status_t store_verify_ex(store_t *s, const char *archive, store_verify_cb problem,
+                               store_verify_cb note, void *arg, store_verify_report_t *out);
+
+/* ---- deletion (the primitives retention, purge and archive deletion use;
+ * which messages are expired or held is the caller's policy) ---- */
+
+typedef enum {
+	STORE_DEL_RETENTION = 1,
+	STORE_DEL_PURGE = 2,
+	STORE_DEL_ARCHIVE = 3,
+} store_del_kind_t;
+
+/* A purged message's tombstone, kept in the signed DELETION record. */
+typedef struct store_tombstone {
+	uint64_t msg_seq;
+	const char *reason;
+	const char *requested_by;
+	const char *approved_by;
+} store_tombstone_t;
+
+typedef struct store_delete_req {
+	store_del_kind_t kind;        /* RETENTION or PURGE */
+	const char *reason;           /* recorded in the DELETION record, e.g. "retention 7y" */
+	const char *actor;            /* who ran it: "retention", "cli:root", a user */
+	const uint64_t *msgs;         /* message ids to remove (all their arrivals) */
+	size_t nmsgs;
+	const store_tombstone_t *tombstones; /* PURGE: one per message */
+	size_t ntombstones;
+	/* Seal the active segment first when it holds an arrival of one of msgs
+	 * (a purge cannot wait for it to age); otherwise such arrivals stay and
+	 * are counted in skipped_active. */
+	bool seal_active;
+	bool dry_run;                 /* plan and count only */
+} store_delete_req_t;
+
+typedef struct store_delete_result {
+	uint64_t record_seq;          /* the DELETION record; 0 when nothing was removed */
+	uint64_t segments_deleted;    /* whole segments removed with their keys */
+	uint64_t segments_compacted;  /* rewritten without the removed records */
+	uint64_t messages;            /* ids that no longer exist */
+	uint64_t arrivals;            /* arrivals removed */
+	uint64_t raw_bytes;           /* message bytes of those arrivals */
+	uint64_t bytes_freed;         /* segment bytes on disk freed */
+	int64_t received_min, received_max;
+	uint64_t skipped_active;      /* arrivals left because they are in the active segment */
+	uint64_t *removed;            /* the ids that no longer exist; caller frees */
+	size_t nremoved;
+} store_delete_result_t;
+
+/* Removes the given messages: a sealed segment left without any arrival is
+ * deleted with its keystore entry (crypto-shredding: a saved copy of the file
+ * can no longer be decrypted); one that keeps some is compacted into a new
+ * sealed segment (same first_seq, new key) holding the survivors, with the
+ * removed records elided from the chain but their hashes kept.  One signed
+ * DELETION record (counts, time range, segment hashes, tombstones, every
+ * deleted range so far) goes into the chain, the catalog forgets the ids, and
+ * store_scan reports them (STORE_ITEM_DELETION).  ENOTFOUND for an unknown
+ * archive; ids that do not exist are ignored.  *out filled even on dry run;
+ * free out->removed. */
+store_status_t store_delete(store_t *s, const char *archive, const store_delete_req_t *req,
+                            store_delete_result_t *out);
+
+/* Deletes a whole archive: a signed DELETION record naming it (its final
+ * head, counts, segment hashes) goes into the "_store" log, then its
+ * directory — archive key, keystore, segments, catalog — is removed.  The
+ * caller checks its policy (holds, compliance mode) first.  *record_seq gets
+ * the record's position in "_store". */
+store_status_t store_archive_delete(store_t *s, const char *archive, const char *reason,
+                                    const char *actor, uint64_t *record_seq);
+
+/* The store's own log of archive deletions. */
+#define STORE_LOG_NAME "_store"
+
+/* ---- keys ---- */
+
+typedef struct store_rotate_result {
+	uint64_t archives;        /* archive keys re-wrapped */
+	char old_id[17], new_id[17]; /* master key fingerprints, hex */
+} store_rotate_result_t;
+
+/* Re-wraps every archive key under a new master key, without re-encrypting
+ * any data.  new_key_file: a file holding the new key (64 hex digits, 0600);
+ * NULL = generate one.  With master_key_file configured, the new key
+ * replaces that file (atomically, after every archive key was wrapped under
+ * it as archive.key.next; an interrupted rotation finishes at the next
+ * open).  With master_key_command, new_key_file is required and the
+ * operator then makes the command print the new key.  The caller writes the
+ * audit record. */
+store_status_t store_key_rotate(store_t *s, const char *new_key_file, store_rotate_result_t *out);
 
 #endif

@@ -120,7 +120,7 @@ static void test_header_corruption(void)
 	                     .stored_len = 10};
 	store_rec_hdr_encode(&g, hb);
 	ok(store_rec_hdr_decode(hb, &h, &why) == STORE_OK, "valid header decodes");
-	g.type = 8;
+	g.type = STORE_REC_TYPE_MAX + 1;
 	store_rec_hdr_encode(&g, hb);
 	expect_corrupt(store_rec_hdr_decode(hb, &h, &why), "unknown type");
 	g.type = 1;
@@ -334,17 +334,25 @@ static void test_segment_header(void)
 
 static void test_chain(void)
 {
-	uint8_t a[32], b[32], c[32];
+	uint8_t a[32], b[32], c[32], h1[32], h2[32];
 	store_chain_init("default", a);
 	store_chain_init("default", b);
 	store_chain_init("defaulu", c);
 	ok(!memcmp(a, b, 32) && memcmp(a, c, 32), "link_0 depends on the archive name");
-	store_chain_next(a, 1, (const uint8_t *)"rec", 3);
-	store_chain_next(b, 2, (const uint8_t *)"rec", 3);
+	store_payload_hash("rec", 3, h1);
+	store_payload_hash("reC", 3, h2);
+	store_chain_next(a, 1, STORE_REC_CONTENT, h1);
+	store_chain_next(b, 2, STORE_REC_CONTENT, h1);
 	ok(memcmp(a, b, 32), "link depends on the sequence");
 	store_chain_init("default", b);
-	store_chain_next(b, 1, (const uint8_t *)"reC", 3);
-	ok(memcmp(a, b, 32), "link depends on the record bytes");
+	store_chain_next(b, 1, STORE_REC_CONTENT, h2);
+	ok(memcmp(a, b, 32), "link depends on the payload");
+	store_chain_init("default", b);
+	store_chain_next(b, 1, STORE_REC_CHUNK, h1);
+	ok(memcmp(a, b, 32), "link depends on the record type");
+	store_chain_init("default", b);
+	store_chain_next(b, 1, STORE_REC_CONTENT, h1);
+	ok(!memcmp(a, b, 32), "the same record gives the same link, whatever its encoding");
 }
 
 int main(void)

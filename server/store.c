@@ -252,10 +252,10 @@ store_archive_t *store_archive_get(store_t *s, const char *name)
 	pthread_mutex_lock(&s->lock);
 	store_archive_t *a = NULL;
 	bool gone = false;
-	for (size_t i = 0; i < s->narchives && !a && !gone; i++)
+	for (size_t i = 0; i < s->narchives && !a; i++)
 		if (!strcmp(s->archives[i]->name, name)) {
 			if (atomic_load(&s->archives[i]->deleted))
-				gone = true; /* a new one of that name may exist */
+				gone = true; /* a new one of that name may follow */
 			else
 				a = s->archives[i];
 		}

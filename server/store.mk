@@ -8,8 +8,10 @@ libvellum_a_SOURCES += include/vellum/store.h include/vellum/keys.h \
 	server/store_read.c server/store_verify.c
 EXTRA_DIST += doc/format.md
 
-check_PROGRAMS += tests/unit/test_keys tests/unit/test_store_record tests/unit/test_store
-TESTS += tests/unit/test_keys tests/unit/test_store_record tests/unit/test_store
+check_PROGRAMS += tests/unit/test_keys tests/unit/test_store_record tests/unit/test_store \
+	tests/unit/test_store_integrity
+TESTS += tests/unit/test_keys tests/unit/test_store_record tests/unit/test_store \
+	tests/unit/test_store_integrity
 tests_unit_test_keys_SOURCES = tests/unit/test_keys.c tests/unit/tap.h
 tests_unit_test_keys_LDADD = $(VL_LIBS)
 tests_unit_test_store_record_SOURCES = tests/unit/test_store_record.c tests/unit/tap.h
@@ -18,6 +20,9 @@ tests_unit_test_store_record_LDADD = $(VL_LIBS)
 tests_unit_test_store_SOURCES = tests/unit/test_store.c tests/unit/tap.h
 tests_unit_test_store_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/server
 tests_unit_test_store_LDADD = $(VL_LIBS)
+tests_unit_test_store_integrity_SOURCES = tests/unit/test_store_integrity.c tests/unit/tap.h
+tests_unit_test_store_integrity_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/server
+tests_unit_test_store_integrity_LDADD = $(VL_LIBS)
 
 # Fuzz target for the record parsers (tests/fuzz/README.md).
 check_PROGRAMS += tests/fuzz/replay_store_record

@@ -107,6 +107,8 @@ store_status_t store_cursor_open(store_t *s, store_archive_t *a, uint64_t after,
 			c->next_seq = after + 1 > c->next_seq ? after + 1 : c->next_seq;
 			return STORE_OK;
 		}
+		if (after + 1 <= bi->seq[0])
+			return STORE_OK; /* at its first record (a deleted range before it) */
 		size_t i = 0;
 		while (i + 1 < bi->n && bi->seq[i + 1] <= after + 1)
 			i++;

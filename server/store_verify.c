@@ -559,28 +559,55 @@ static void verify_segment(vctx_t *v, uint64_t first, bool last)
 }
 
 /* Every run of missing records must be a range the newest DELETION lists,
- * with the same links on both sides. */
+ * with the same links on both sides; what no listed range covers is
+ * reported as missing. */
 static void resolve_gaps(vctx_t *v)
 {
 	for (size_t i = 0; i < v->npending; i++) {
 		const vgap_t *g = &v->pending[i];
-		bool ok = false;
-		for (size_t k = 0; k < v->ngaps && !ok; k++)
-			ok = v->gaps[k].first == g->first && v->gaps[k].last == g->last &&
-			     !sodium_memcmp(v->gaps[k].prev_link, g->before, 32) &&
-			     !sodium_memcmp(v->gaps[k].end_link, g->after, 32);
 		memcpy(v->name, g->seg, sizeof v->name);
-		if (ok) {
+		bool exact = false;
+		for (size_t k = 0; k < v->ngaps && !exact; k++)
+			exact = v->gaps[k].first == g->first && v->gaps[k].last == g->last &&
+			        !sodium_memcmp(v->gaps[k].prev_link, g->before, 32) &&
+			        !sodium_memcmp(v->gaps[k].end_link, g->after, 32);
+		if (exact) {
 			v->rep->deleted_records += g->last - g->first + 1;
 			note(v, 0, g->first,
 			     "records %" PRIu64 "..%" PRIu64 " deleted by a signed deletion record",
 			     g->first, g->last);
-		} else {
-			problem(v, 0, g->first,
+			continue;
+		}
+		/* Name what no deletion covers (the listed ranges are sorted and
+		 * disjoint). */
+		uint64_t at = g->first;
+		bool reported = false;
+		for (size_t k = 0; k < v->ngaps && at <= g->last; k++) {
+			const store_gap_t *d = &v->gaps[k];
+			if (d->last < at || d->first > g->last)
+				continue;
+			if (d->first > at) {
+				problem(v, 0, at,
+				        "records %" PRIu64 "..%" PRIu64
+				        " missing before this segment (no deletion record covers them)",
+				        at, d->first - 1);
+				reported = true;
+			}
+			at = d->last + 1;
+		}
+		if (at <= g->last) {
+			problem(v, 0, at,
 			        "records %" PRIu64 "..%" PRIu64
 			        " missing before this segment (no deletion record covers them)",
-			        g->first, g->last);
+			        at, g->last);
+			reported = true;
 		}
+		if (!reported)
+			problem(v, 0, g->first,
+			        "records %" PRIu64 "..%" PRIu64
+			        " deleted, but the chain links around them differ from the deletion "
+			        "record's",
+			        g->first, g->last);
 	}
 }
 

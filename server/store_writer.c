@@ -594,6 +594,7 @@ static void batch_sync(store_t *s, batch_t *b)
 		if (b->st)
 			store_cat_rollback(b->dirty[i]->cat_w);
 		b->dirty[i]->dirty = false;
+		store_archive_metrics_update(b->dirty[i]);
 	}
 	b->ndirty = 0;
 	if (!b->st)

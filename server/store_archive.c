@@ -251,7 +251,8 @@ store_status_t store_archive_ks_save(store_archive_t *a)
 	pthread_mutex_lock(&a->lock);
 	size_t n = a->nsegs;
 	store_seg_t *copy = xcalloc(n + 1, sizeof *copy);
-	memcpy(copy, a->segs, n * sizeof *copy);
+	if (n)
+		memcpy(copy, a->segs, n * sizeof *copy);
 	pthread_mutex_unlock(&a->lock);
 	store_status_t st = store_archive_ks_write(a->dir, copy, n);
 	free(copy);

@@ -100,7 +100,8 @@ static store_status_t plan_messages(del_plan_t *p, store_cat_t *c, bool *need_se
 	const store_delete_req_t *req = p->req;
 	uint64_t active = atomic_load(&p->a->pub_active);
 	uint64_t *ids = xcalloc(req->nmsgs + 1, sizeof *ids);
-	memcpy(ids, req->msgs, req->nmsgs * sizeof *ids);
+	if (req->nmsgs)
+		memcpy(ids, req->msgs, req->nmsgs * sizeof *ids);
 	qsort(ids, req->nmsgs, sizeof *ids, cmp_u64);
 	store_status_t st = STORE_OK;
 	*need_seal = false;
@@ -522,7 +523,8 @@ static store_status_t plan_segments(del_plan_t *p, store_cat_t *c)
 static store_status_t plan_gaps(del_plan_t *p)
 {
 	p->gaps = xcalloc(p->a->ngaps + 1, sizeof *p->gaps);
-	memcpy(p->gaps, p->a->gaps, p->a->ngaps * sizeof *p->gaps);
+	if (p->a->ngaps)
+		memcpy(p->gaps, p->a->gaps, p->a->ngaps * sizeof *p->gaps);
 	p->ngaps = p->a->ngaps;
 	for (size_t i = 0; i < p->nsegs; i++) {
 		if (!p->segs[i].whole)

@@ -169,8 +169,9 @@ static store_status_t plan_old_elisions(store_t *s, store_segfile_t *f, pack_pla
 			        STORE_OK) {
 				pl->ranges = xrealloc(pl->ranges,
 				                      (pl->nranges + r.nelided + 1) * sizeof *pl->ranges);
-				memcpy(pl->ranges + pl->nranges, r.elided,
-				       r.nelided * sizeof *pl->ranges);
+				if (r.nelided)
+					memcpy(pl->ranges + pl->nranges, r.elided,
+					       r.nelided * sizeof *pl->ranges);
 				pl->nranges += r.nelided;
 				pl->tombs = r.tombs;
 				pl->ntombs = r.ntombs;
@@ -616,7 +617,8 @@ static void queue_unpacked(store_t *s)
 	pthread_mutex_lock(&s->lock);
 	size_t n = s->narchives;
 	store_archive_t **v = xcalloc(n + 1, sizeof *v);
-	memcpy(v, s->archives, n * sizeof *v);
+	if (n)
+		memcpy(v, s->archives, n * sizeof *v);
 	pthread_mutex_unlock(&s->lock);
 	for (size_t i = 0; i < n; i++) {
 		uint64_t *firsts;

@@ -817,7 +817,8 @@ static void tick(store_t *s)
 	pthread_mutex_lock(&s->lock);
 	size_t n = s->narchives;
 	store_archive_t **v = xcalloc(n + 1, sizeof *v);
-	memcpy(v, s->archives, n * sizeof *v);
+	if (n)
+		memcpy(v, s->archives, n * sizeof *v);
 	pthread_mutex_unlock(&s->lock);
 	batch_t b = {0};
 	int64_t now = util_now();

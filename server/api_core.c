@@ -362,6 +362,8 @@ static const struct route {
 	{"DELETE", "/api/v1/tokens/{name}", api_token_revoke, 0},
 	{"GET", "/api/v1/audit", api_audit_list, 0},
 	{"GET", "/api/v1/audit/verify", api_audit_verify, 0},
+	{"GET", "/api/v1/verify", api_verify, 0},
+	{"POST", "/api/v1/keys/rotate", api_keys_rotate, 0},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 

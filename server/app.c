@@ -88,7 +88,7 @@ static bool initialised(const config_t *cfg)
 
 static app_status_t open_modules(app_t *app)
 {
-	store_opts_t so = {.mode = STORE_OPEN_READWRITE};
+	store_opts_t so = {.mode = STORE_OPEN_READWRITE, .metrics = app->metrics};
 	store_status_t sst = store_open(app->cfg, &so, &app->store);
 	if (sst != STORE_OK) {
 		log_error("app.store", "err=\"%s\"", store_strerror(sst));

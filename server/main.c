@@ -25,6 +25,8 @@ const cli_command_t cli_commands[] = {
 	{"search", cli_search_main, "search [--archive A] [--json] QUERY", false},
 	{"show", cli_show_main, "show ID [--raw] [--inner]", false},
 	{"audit", cli_audit_main, "audit [--since T] [--user U] [--action A] [--verify]", false},
+	{"verify", cli_verify_main, "verify [--archive A]      exit 0 only if everything verifies", false},
+	{"key", cli_key_main, "key rotate [--new-key-file FILE]", false},
 	{"indexer", indexer_main, "indexer                   (internal: the indexer child of serve)", true},
 	{NULL, NULL, NULL, false},
 };

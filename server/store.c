@@ -307,7 +307,7 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-char **store_archive_list(store_t *s)
+static char **list_names(store_t *s, bool logs)
 {
 	size_t n = 0, cap = 8;
 	char **v = xcalloc(cap, sizeof *v);
@@ -315,7 +315,7 @@ char **store_archive_list(store_t *s)
 	struct dirent *de;
 	while (d && (de = readdir(d))) {
 		bool is_log;
-		if (!store_name_valid(de->d_name, &is_log) || is_log)
+		if (!store_name_valid(de->d_name, &is_log) || (is_log && !logs))
 			continue;
 		char *dir = util_path_join(s->archives_dir, de->d_name);
 		char *key = util_path_join(dir, "archive.key");
@@ -335,6 +335,16 @@ char **store_archive_list(store_t *s)
 	v[n] = NULL;
 	qsort(v, n, sizeof *v, cmp_str);
 	return v;
+}
+
+char **store_archive_list(store_t *s)
+{
+	return list_names(s, false);
+}
+
+char **store_archive_list_all(store_t *s)
+{
+	return list_names(s, true);
 }
 
 store_status_t store_archive_stats(store_t *s, const char *archive, store_archive_stats_t *out)

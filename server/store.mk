@@ -5,7 +5,8 @@ libvellum_a_SOURCES += include/vellum/store.h include/vellum/keys.h \
 	server/store_segfile.c server/store_archive.c server/store_recover.c \
 	server/store_catalog.c server/store_queue.c server/store_append.c \
 	server/store_writer.c server/store_pack.c server/store_delete.c server/store_keys.c \
-	server/store_read.c server/store_verify.c
+	server/store_read.c server/store_verify.c \
+	server/api_store.c server/cli_verify.c server/cli_key.c
 EXTRA_DIST += doc/format.md
 
 check_PROGRAMS += tests/unit/test_keys tests/unit/test_store_record tests/unit/test_store \
@@ -37,3 +38,7 @@ tests_fuzz_fuzz_store_record_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/server
 tests_fuzz_fuzz_store_record_LDADD = $(VL_LIBS)
 tests_fuzz_fuzz_store_record_LDFLAGS = $(FUZZ_LINK_FLAGS)
 endif
+
+# End to end: the store's commands and routes against a real `vellum serve`.
+TESTS += tests/e2e/test_store_cli.py
+EXTRA_DIST += tests/e2e/test_store_cli.py

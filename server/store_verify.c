@@ -94,8 +94,9 @@ static void vreport(vctx_t *v, store_verify_cb fn, uint64_t off, uint64_t seq, c
 	buf_printf(&b, "segment %s offset %" PRIu64 " seq %" PRIu64 ": ", v->name, off, seq);
 	buf_vprintf(&b, fmt, ap);
 	if (fn == v->cb) {
+		/* Each at info (the caller shows them); one warning per archive. */
 		char q[LOG_Q_MAX];
-		log_warn("store.verify", "archive=%s problem=%s", v->a->name,
+		log_info("store.verify", "archive=%s problem=%s", v->a->name,
 		         log_q(q, sizeof q, (const char *)b.data));
 	}
 	if (fn)
@@ -635,6 +636,7 @@ static store_status_t verify_archive(store_t *s, store_archive_t *a, store_verif
                                      store_verify_cb nt, void *arg, store_verify_report_t *rep)
 {
 	vctx_t v = {.s = s, .a = a, .cb = cb, .note = nt, .arg = arg, .rep = rep, .expect = 1};
+	uint64_t problems_before = rep->problems;
 	store_status_t st = store_archive_head(s, a, &v.head);
 	if (st != STORE_OK) {
 		snprintf(v.name, sizeof v.name, "head");
@@ -652,6 +654,9 @@ static store_status_t verify_archive(store_t *s, store_archive_t *a, store_verif
 	verify_end(&v, n);
 	resolve_gaps(&v);
 	rep->anchored_seq = v.anchored;
+	if (rep->problems > problems_before)
+		log_warn("store.verify", "archive=%s problems=%" PRIu64 " msg=%s", a->name,
+		         rep->problems - problems_before, "verify found problems");
 	if (v.head.seq) {
 		snprintf(v.name, sizeof v.name, "head");
 		note(&v, 0, v.head.seq, "chain anchored by a signature up to seq %" PRIu64 " of %" PRIu64,

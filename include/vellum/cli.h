@@ -42,5 +42,8 @@ int cli_show_main(const char *config_path, int argc, char **argv);
 int cli_audit_main(const char *config_path, int argc, char **argv);
 int cli_token_main(const char *config_path, int argc, char **argv);
 int cli_import_main(const char *config_path, int argc, char **argv);
+/* server/cli_verify.c, server/cli_key.c (the store's commands) */
+int cli_verify_main(const char *config_path, int argc, char **argv);
+int cli_key_main(const char *config_path, int argc, char **argv);
 
 #endif

@@ -113,6 +113,8 @@ bool store_archive_exists(store_t *s, const char *name);
 /* NULL-terminated list of archive names (mail archives only, no '_' logs);
  * caller frees with util_strv_free. */
 char **store_archive_list(store_t *s);
+/* The same with the logs ("_audit", "_store") too, e.g. to verify them. */
+char **store_archive_list_all(store_t *s);
 
 typedef struct store_archive_stats {
 	uint64_t messages;       /* distinct message ids */

@@ -42,3 +42,15 @@ endif
 # End to end: the store's commands and routes against a real `vellum serve`.
 TESTS += tests/e2e/test_store_cli.py
 EXTRA_DIST += tests/e2e/test_store_cli.py
+
+# Crash tests (tests/crash/): a process killed with SIGKILL in a loop while it
+# appends, seals, packs and deletes; write/fsync/rename/open failures at the
+# Nth call (test-hooks builds).
+check_PROGRAMS += tests/crash/store_victim tests/crash/test_store_fault
+TESTS += tests/crash/test_store_fault tests/crash/test_crash_loop.py
+EXTRA_DIST += tests/crash/test_crash_loop.py
+tests_crash_store_victim_SOURCES = tests/crash/store_victim.c
+tests_crash_store_victim_LDADD = $(VL_LIBS)
+tests_crash_test_store_fault_SOURCES = tests/crash/test_store_fault.c tests/unit/tap.h
+tests_crash_test_store_fault_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
+tests_crash_test_store_fault_LDADD = $(VL_LIBS)

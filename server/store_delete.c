@@ -482,6 +482,8 @@ static store_status_t del_commit(store_t *s, void *arg)
 	a->ngaps = p->ngaps;
 	p->gaps = NULL;
 	st = commit_files(p);
+	if (st != STORE_OK)
+		store_wr_fail(s, st); /* the record is durable: recovery finishes */
 	store_archive_count_bytes(a);
 	store_archive_metrics_update(a);
 	log_info("store.deleted",
@@ -832,6 +834,8 @@ static store_status_t arch_del_commit(store_t *s, void *arg)
 	a->active_fd = a->sealed_fd = -1;
 	atomic_store(&a->pub_active, 0);
 	st = remove_dir(s, a);
+	if (st != STORE_OK)
+		store_wr_fail(s, st); /* recovery finishes it from the record */
 	atomic_store(&a->bytes, 0);
 	atomic_store(&a->nsegs_gauge, 0);
 	store_archive_metrics_update(a);

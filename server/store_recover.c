@@ -250,6 +250,7 @@ typedef struct walk {
 	const uint8_t *key;
 	bool packed;
 	bool grew;      /* records beyond the head were kept */
+	bool seg_empty; /* the current segment holds no record (only its header) */
 } walk_t;
 
 /* Reads the records of w's segment from w->off on, extending the chain.
@@ -300,6 +301,7 @@ static store_status_t walk_records(rec_ctx_t *rc, walk_t *w, bool *ended)
 		if (h.type == STORE_REC_DELETION)
 			collect_deletion(rc, rc->plain.data, rc->plain.len, h.seq);
 		rc->last_type = h.type;
+		w->seg_empty = false;
 		w->off += h.length;
 		a->next_seq++;
 		a->last_seg = w->hdr.first_seq;
@@ -351,6 +353,7 @@ static store_status_t walk_next_segment(rec_ctx_t *rc, walk_t *w, bool *moved)
 	w->off = STORE_SEG_HDR_SIZE;
 	w->key = store_seg_key_for(&sg, hdr.id);
 	w->packed = false;
+	w->seg_empty = true;
 	*moved = true;
 	return STORE_OK;
 }
@@ -445,6 +448,7 @@ static store_status_t archive_recover(store_t *s, store_archive_t *a, rec_ctx_t 
 			w.key = store_seg_key_for(&sg, w.hdr.id);
 			w.fi = 0;
 			w.off = STORE_SEG_HDR_SIZE;
+			w.seg_empty = true;
 			continue;
 		}
 		st = walk_next_segment(rc, &w, &moved);
@@ -461,7 +465,9 @@ static store_status_t archive_recover(store_t *s, store_archive_t *a, rec_ctx_t 
 		close(w.fd);
 		return STORE_EIO;
 	}
-	if (w.fd >= 0 && !w.packed && rc->last_type != STORE_REC_SEAL) {
+	/* The last segment takes appends unless it ends with its seal; one
+	 * holding only its header (created, nothing written) takes them too. */
+	if (w.fd >= 0 && !w.packed && (w.seg_empty || rc->last_type != STORE_REC_SEAL)) {
 		a->active_fd = w.fd;
 		atomic_store(&a->pub_active, w.hdr.first_seq);
 		a->active_first = w.hdr.first_seq;

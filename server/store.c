@@ -101,6 +101,9 @@ static void store_free(store_t *s)
 	pthread_mutex_destroy(&s->plock);
 	pthread_cond_destroy(&s->pcond);
 	pthread_cond_destroy(&s->pidle);
+	pthread_mutex_destroy(&s->hlock);
+	pthread_cond_destroy(&s->hcond);
+	pthread_cond_destroy(&s->hidle);
 	free(s->data_dir);
 	free(s->archives_dir);
 	free(s);
@@ -162,11 +165,17 @@ store_status_t store_open(const config_t *cfg, const store_opts_t *opts, store_t
 	pthread_mutex_init(&s->plock, NULL);
 	pthread_cond_init(&s->pcond, NULL);
 	pthread_cond_init(&s->pidle, NULL);
+	pthread_mutex_init(&s->hlock, NULL);
+	pthread_cond_init(&s->hcond, NULL);
+	pthread_cond_init(&s->hidle, NULL);
 	s->readonly = opts && opts->mode == STORE_OPEN_READONLY;
 	s->inflight_max = opts ? opts->inflight_max : 0;
 	s->metrics = opts ? opts->metrics : NULL;
 	s->pack_disabled = opts && opts->no_pack;
 	s->pack_level = opts && opts->pack_level ? opts->pack_level : STORE_PACK_LEVEL;
+	s->pack_block = opts && opts->pack_block ? opts->pack_block : STORE_PACK_BLOCK;
+	if (s->pack_block > STORE_RECORD_PLAIN_MAX)
+		s->pack_block = STORE_RECORD_PLAIN_MAX;
 	s->data_dir = xstrdup(cfg->storage.data_dir);
 	s->archives_dir = config_data_path(cfg, "archives");
 	s->master_key_file = xstrdup(cfg->storage.master_key_file);

@@ -54,3 +54,9 @@ tests_crash_store_victim_LDADD = $(VL_LIBS)
 tests_crash_test_store_fault_SOURCES = tests/crash/test_store_fault.c tests/unit/tap.h
 tests_crash_test_store_fault_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
 tests_crash_test_store_fault_LDADD = $(VL_LIBS)
+
+# Benchmarks (bench/store/run.sh runs them; results in bench/RESULTS.md).
+noinst_PROGRAMS += bench/store/bench_store
+bench_store_bench_store_SOURCES = bench/store/bench_store.c
+bench_store_bench_store_LDADD = $(VL_LIBS)
+EXTRA_DIST += bench/store/run.sh

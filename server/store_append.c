@@ -155,7 +155,7 @@ store_status_t store_append_begin(store_t *s, const store_envelope_t *env,
 		free(a);
 		return st;
 	}
-	crypto_hash_sha256_init(&a->sha);
+	store_sha256_init(&a->sha);
 	*out = a;
 	return STORE_OK;
 }
@@ -206,7 +206,7 @@ store_status_t store_append_write(store_append_t *a, const void *p, size_t n)
 			return a->err = STORE_EBUSY;
 		a->held += take;
 		buf_append(&a->pending, b, take);
-		crypto_hash_sha256_update(&a->sha, b, take);
+		store_sha256_update(&a->sha, b, take);
 		a->size += take;
 		b += take;
 		n -= take;
@@ -252,7 +252,7 @@ static void commit_job(store_append_t *a, store_queue_t *q, void *cookie, store_
 	j->w = w;
 	j->st = a->err;
 	j->t0 = util_monotonic_us();
-	crypto_hash_sha256_final(&a->sha, a->sha256);
+	store_sha256_final(&a->sha, a->sha256);
 	if (!a->err && (a->nchunks == 0 || a->pending.len > 0))
 		store_job_compress(a->s, a->pending.data, a->pending.len, j);
 	j->raw_bytes = a->held;

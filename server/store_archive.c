@@ -538,7 +538,7 @@ store_status_t store_archive_head_read(store_archive_t *a, int fd, store_head_t 
 	return STORE_OK;
 }
 
-store_status_t store_archive_head_write(store_archive_t *a, store_head_t *h)
+store_status_t store_archive_head_put(store_archive_t *a, store_head_t *h)
 {
 	h->gen = a->head.gen + 1;
 	uint8_t slot[HEAD_SLOT_SIZE];
@@ -553,13 +553,24 @@ store_status_t store_archive_head_write(store_archive_t *a, store_head_t *h)
 		          w < 0 ? strerror(errno) : "short write");
 		return STORE_EIO;
 	}
-	e = util_fault("store.fsync");
+	return STORE_OK;
+}
+
+store_status_t store_archive_head_sync(store_archive_t *a)
+{
+	int e = util_fault("store.fsync");
 	if (e || fdatasync(a->head_fd) != 0) {
 		log_error("store.fsync", "archive=%s file=head err=%s", a->name,
 		          strerror(e ? e : errno));
 		return STORE_EIO;
 	}
 	return STORE_OK;
+}
+
+store_status_t store_archive_head_write(store_archive_t *a, store_head_t *h)
+{
+	store_status_t st = store_archive_head_put(a, h);
+	return st == STORE_OK ? store_archive_head_sync(a) : st;
 }
 
 store_status_t store_archive_head(store_t *s, store_archive_t *a, store_head_t *out)

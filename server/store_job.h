@@ -56,7 +56,7 @@ struct store_append {
 	size_t ntargets;
 	append_target_t *t;
 	buf_t env;
-	crypto_hash_sha256_state sha;
+	store_sha256_t sha;
 	uint8_t sha256[32];
 	uint64_t size;
 	int64_t received;

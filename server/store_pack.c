@@ -4,9 +4,11 @@
  *
  * Per-record zstd of small mails loses half the ratio of one zstd stream
  * (issue 3: 41% vs 20% of raw on the SpamAssassin corpus); compressing
- * records together in 256 KiB blocks gets close to the stream while one
- * message still costs one block to read.  The chain is over what records
- * say, not how they are stored, so a packed segment keeps every link.
+ * records together in 768 KiB blocks at level 17 gets to 0.21 x raw while
+ * one message still costs at most one block to read, decompressed only up
+ * to the record wanted (envelopes first in each block, then content).  The
+ * chain is over what records say, not how they are stored, so a packed
+ * segment keeps every link.
  *
  * Does: a low-priority packer thread that packs each segment the writer
  * seals (and, at open, any sealed segment left unpacked); drops content no
@@ -75,15 +77,20 @@ static store_status_t seg_iter_next(seg_iter_t *it, store_lrec_t *lr, bool *end)
 			return st;
 		}
 		const store_blk_ent_t *e = &f->ents[it->ent];
+		const uint8_t *data;
+		if ((st = store_segfile_entry(f, (uint32_t)it->ent, &data, &why)) != STORE_OK) {
+			log_error("store.pack", "path=%s block=%zu msg=%s", f->path, it->blk, why);
+			return st;
+		}
 		memset(lr, 0, sizeof *lr);
 		lr->type = e->type;
 		lr->seq = it->seq;
 		lr->elided = e->elided;
 		if (e->elided) {
-			memcpy(lr->phash, f->blk_plain.data + e->off, STORE_HASH_BYTES);
+			memcpy(lr->phash, data, STORE_HASH_BYTES);
 		} else {
 			lr->opened = true;
-			lr->p = f->blk_plain.data + e->off;
+			lr->p = data;
 			lr->n = e->len;
 		}
 		if (++it->ent == f->nents) {
@@ -268,7 +275,8 @@ typedef struct pack_out {
 	char *path;
 	const uint8_t *key;
 	uint64_t off;
-	buf_t dir, data;       /* the block being built */
+	buf_t dir, data, data2; /* the block being built: content; the rest (first) */
+	size_t block;          /* plaintext per block to aim at */
 	uint32_t count;
 	uint64_t blk_first;
 	buf_t z, rec;
@@ -299,7 +307,8 @@ static store_status_t out_flush(pack_out_t *o)
 	store_put32(c4, o->count);
 	buf_append(&plain, c4, 4);
 	buf_append(&plain, o->dir.data, o->dir.len);
-	buf_append(&plain, o->data.data, o->data.len);
+	buf_append(&plain, o->data2.data, o->data2.len); /* envelopes and the rest */
+	buf_append(&plain, o->data.data, o->data.len);   /* then content */
 	size_t bound = ZSTD_compressBound(plain.len);
 	buf_reset(&o->z);
 	buf_reserve(&o->z, bound);
@@ -319,15 +328,18 @@ static store_status_t out_flush(pack_out_t *o)
 	sodium_memzero(plain.data, plain.cap);
 	buf_free(&plain);
 	sodium_memzero(o->data.data, o->data.cap);
+	sodium_memzero(o->data2.data, o->data2.cap);
 	buf_reset(&o->dir);
 	buf_reset(&o->data);
+	buf_reset(&o->data2);
 	o->count = 0;
 	return out_write(o, o->rec.data, o->rec.len);
 }
 
 static store_status_t out_add(pack_out_t *o, const store_lrec_t *lr, bool elide)
 {
-	size_t need = 4 + o->dir.len + 8 + o->data.len + (elide ? STORE_HASH_BYTES : lr->n);
+	size_t need =
+	    4 + o->dir.len + 8 + o->data.len + o->data2.len + (elide ? STORE_HASH_BYTES : lr->n);
 	if (o->count > 0 && need > STORE_BLOCK_PLAIN_MAX) {
 		store_status_t st = out_flush(o);
 		if (st != STORE_OK)
@@ -336,6 +348,8 @@ static store_status_t out_add(pack_out_t *o, const store_lrec_t *lr, bool elide)
 	if (o->count == 0)
 		o->blk_first = lr->seq;
 	uint8_t d[8] = {lr->type, elide ? STORE_BLKE_ELIDED : 0, 0, 0};
+	bool content = lr->type == STORE_REC_CONTENT || lr->type == STORE_REC_CHUNK;
+	buf_t *data = content ? &o->data : &o->data2;
 	if (elide) {
 		uint8_t ph[STORE_HASH_BYTES];
 		if (lr->elided)
@@ -343,16 +357,16 @@ static store_status_t out_add(pack_out_t *o, const store_lrec_t *lr, bool elide)
 		else
 			store_payload_hash(lr->p, lr->n, ph);
 		store_put32(d + 4, STORE_HASH_BYTES);
-		buf_append(&o->data, ph, sizeof ph);
+		buf_append(data, ph, sizeof ph);
 	} else {
 		store_put32(d + 4, (uint32_t)lr->n);
-		buf_append(&o->data, lr->p, lr->n);
+		buf_append(data, lr->p, lr->n);
 	}
 	buf_append(&o->dir, d, sizeof d);
 	o->count++;
 	/* A block ends past STORE_PACK_BLOCK (or, above, before an entry would
 	 * push it over the format's limit). */
-	if (o->data.len + o->dir.len >= STORE_PACK_BLOCK)
+	if (o->data.len + o->data2.len + o->dir.len >= o->block)
 		return out_flush(o);
 	return STORE_OK;
 }
@@ -423,6 +437,9 @@ static void pack_out_free(pack_out_t *o)
 	if (o->data.data)
 		sodium_memzero(o->data.data, o->data.cap);
 	buf_free(&o->data);
+	if (o->data2.data)
+		sodium_memzero(o->data2.data, o->data2.cap);
+	buf_free(&o->data2);
 	buf_free(&o->z);
 	buf_free(&o->rec);
 	if (o->cctx)
@@ -451,6 +468,7 @@ static store_status_t pack_out_open(store_t *s, store_archive_t *a, const store_
 	ZSTD_CCtx_setParameter(o->cctx, ZSTD_c_windowLog, 22);
 	o->key = res->key;
 	o->off = 0;
+	o->block = s->pack_block;
 	return STORE_OK;
 }
 

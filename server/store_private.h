@@ -64,12 +64,14 @@
 /* zstd level for records as appended: fast, the payloads are small. */
 #define STORE_ZSTD_LEVEL 3
 /* Packed (sealed) segments: records are regrouped into blocks of about this
- * much plaintext and compressed together (bench/RESULTS.md "compression"
- * for the measurements behind both numbers: 256 KiB keeps a single-message
- * read well under a millisecond, level 15 gets most of zstd -19's ratio at
- * several times its speed). */
-#define STORE_PACK_BLOCK (256u << 10)
-#define STORE_PACK_LEVEL 15
+ * much plaintext and compressed together.  Measured on the SpamAssassin
+ * corpus (bench/RESULTS.md, "compression"): 256 KiB at level 15 gives 0.24 x
+ * raw, 512 KiB at 17 0.215, 768 KiB at 17 0.207 with a single-message read
+ * still under a millisecond at p99 (blocks are decompressed only as far as a
+ * reader needs), 1 MiB 0.200 but reads slower; level 19 costs twice the CPU
+ * of 17 for 1% more. */
+#define STORE_PACK_BLOCK (768u << 10)
+#define STORE_PACK_LEVEL 17
 /* Entries in one block: a block is at most STORE_BLOCK_PLAIN_MAX bytes and
  * every entry takes at least its 8-byte directory slot. */
 #define STORE_BLOCK_ENTRIES_MAX (STORE_BLOCK_PLAIN_MAX / 8u)
@@ -162,6 +164,21 @@ typedef struct store_env_rec {
 	size_t nrefs;
 } store_env_rec_t;
 
+/* ---- SHA-256 of messages (store_record.c) ----
+ * Through GnuTLS (nettle underneath), which uses the CPU's SHA instructions:
+ * four times faster than libsodium's portable SHA-256 on a mail-sized
+ * message, and every byte of every message is hashed on append and read. */
+typedef struct store_sha256 {
+	void *h; /* gnutls_hash_hd_t */
+} store_sha256_t;
+void store_sha256_init(store_sha256_t *c);
+void store_sha256_update(store_sha256_t *c, const void *p, size_t n);
+/* Writes the digest and releases c (init again to reuse). */
+void store_sha256_final(store_sha256_t *c, uint8_t out[32]);
+/* Releases c without a digest (an append aborted); NULL h is fine. */
+void store_sha256_free(store_sha256_t *c);
+void store_sha256(const void *p, size_t n, uint8_t out[32]);
+
 /* ---- store_record.c: records, payloads, envelopes, chain, TLV ---- */
 void store_rec_hdr_encode(const store_rec_hdr_t *h, uint8_t out[STORE_REC_HDR_SIZE]);
 /* Framing checks only (no key needed).  ECORRUPT with *why set. */
@@ -170,6 +187,9 @@ store_status_t store_rec_hdr_decode(const uint8_t in[STORE_REC_HDR_SIZE], store_
 /* Compresses p[0..n) into out (replacing its contents); *flags gets
  * STORE_RECF_ZSTD when the compressed form is smaller, else out holds p. */
 void store_payload_compress(const void *p, size_t n, buf_t *out, uint16_t *flags);
+/* The same with a zstd compression context to reuse (ZSTD_CCtx *). */
+void store_payload_compress_cctx(void *cctx, const void *p, size_t n, buf_t *out,
+                                 uint16_t *flags);
 /* Encrypts a payload (already compressed or not, per flags) into a complete
  * record appended to out. */
 void store_rec_seal(const uint8_t key[KEYS_BYTES], uint8_t type, uint64_t seq, uint16_t flags,
@@ -399,8 +419,10 @@ store_status_t store_file_replace(const char *path, const void *p, size_t n, mod
 
 /* ---- blocks (store_pack.c) ----
  * A BLOCK payload: u32 count, count directory entries of 8 bytes
- * (u8 type, u8 eflags, u16 0, u32 len), then the payloads back to back; an
- * elided entry (eflags bit 0) holds the 32-byte hash of its payload. */
+ * (u8 type, u8 eflags, u16 0, u32 len), then the payloads back to back: the
+ * CONTENT and CHUNK entries' first, then the others', each group in
+ * directory order; an elided entry (eflags bit 0) holds the 32-byte hash of
+ * its payload. */
 #define STORE_BLKE_ELIDED 0x01u
 typedef struct store_blk_ent {
 	uint8_t type;
@@ -408,9 +430,9 @@ typedef struct store_blk_ent {
 	uint32_t len;
 	size_t off; /* in the block's plaintext */
 } store_blk_ent_t;
-/* Parses a block's directory; the entries must exactly fill n bytes.
- * *ents is caller-freed. */
-store_status_t store_blk_parse(const uint8_t *p, size_t n, store_blk_ent_t **ents,
+/* Parses a block's directory from its first `have` bytes; the entries must
+ * exactly fill the block's n bytes.  *ents is caller-freed. */
+store_status_t store_blk_parse(const uint8_t *p, size_t have, size_t n, store_blk_ent_t **ents,
                                uint32_t *count, const char **why);
 /* Bytes of the directory prefix given the first 4 bytes (the count), or 0
  * when the count is out of range. */
@@ -495,6 +517,8 @@ typedef struct store_archive {
 	int sealed_fd;      /* sealed in this batch, still to fsync; -1 */
 	uint64_t sealed_first;
 	bool dirty;         /* written in the current batch */
+	bool head_queued;   /* under store.hlock: in the head syncer's queue */
+	bool cat_unckpt;    /* catalog committed since its last checkpoint */
 	store_cat_t *cat_w; /* writer's catalog connection (RW) */
 	/* Damage found at open and quarantined: the next new segment starts
 	 * with a signed CHECKPOINT naming it. */
@@ -530,6 +554,7 @@ struct store {
 	uint8_t sign_pk[KEYS_SIGN_PUBLIC_BYTES];
 	bool have_pk;
 	int pack_level;     /* 0: STORE_PACK_LEVEL */
+	size_t pack_block;  /* 0: STORE_PACK_BLOCK */
 	bool pack_disabled; /* store_opts_t.no_pack */
 	metrics_t *metrics;
 	metric_t *m_append, *m_fsync, *m_batch;
@@ -553,6 +578,14 @@ struct store {
 	buf_t wbuf2;            /* writer scratch: payload read back */
 	struct store_append *live; /* streamed appends with chunks written (writer) */
 	struct store_batch *cur_batch; /* the batch a maintenance function writes in */
+
+	/* the head syncer: fdatasyncs head files after their batches' acks */
+	pthread_mutex_t hlock;
+	pthread_cond_t hcond, hidle;
+	store_archive_t **hq; /* archives whose head awaits its fdatasync */
+	size_t nhq, caphq;
+	bool hstop, hbusy, hsync_running;
+	pthread_t hsyncer;
 
 	/* the packer (store_pack.c) */
 	pthread_mutex_t plock;
@@ -590,6 +623,9 @@ const uint8_t *store_seg_key_for(const store_seg_t *sg, const uint8_t id[STORE_S
 store_status_t store_archive_head(store_t *s, store_archive_t *a, store_head_t *out);
 /* Writer: writes h to the head file (next slot) and fsyncs it. */
 store_status_t store_archive_head_write(store_archive_t *a, store_head_t *h);
+/* The two halves: the write, and the fdatasync. */
+store_status_t store_archive_head_put(store_archive_t *a, store_head_t *h);
+store_status_t store_archive_head_sync(store_archive_t *a);
 /* Writer: a new active segment starting at a->next_seq (keystore entry,
  * file with header, fsync of both and the directory). */
 store_status_t store_archive_seg_new(store_t *s, store_archive_t *a);
@@ -652,10 +688,14 @@ typedef struct store_segfile {
 	uint64_t size;
 	bool packed;
 	const store_blkidx_t *bi; /* packed */
-	/* the block last decompressed (packed) */
+	/* the block last opened (packed), decompressed progressively */
 	size_t blk;
 	bool have_blk;
 	buf_t blk_plain;
+	size_t blk_len;  /* its plaintext size */
+	size_t blk_have; /* bytes of it decompressed so far */
+	size_t blk_in;   /* compressed bytes consumed so far */
+	void *dctx;      /* while a block is part-way decompressed */
 	store_blk_ent_t *ents;
 	uint32_t nents;
 	buf_t raw, plain;
@@ -671,8 +711,12 @@ store_status_t store_segfile_open(store_t *s, store_archive_t *a, uint64_t first
  * authentication; an elided record is ENOTFOUND. */
 store_status_t store_segfile_get(store_segfile_t *f, uint64_t seq, uint64_t off,
                                  uint8_t want_type, store_lrec_t *out);
-/* Packed: reads block i into f's cache. */
+/* Packed: opens block i (authenticated, its directory parsed into f->ents). */
 store_status_t store_segfile_block(store_segfile_t *f, size_t i, const char **why);
+/* Packed: the payload of entry i of the open block (decompressing as far as
+ * its end); *p points into f until the next block is opened. */
+store_status_t store_segfile_entry(store_segfile_t *f, uint32_t i, const uint8_t **p,
+                                   const char **why);
 void store_segfile_close(store_segfile_t *f);
 /* The block index of a packed segment (built once, cached in the archive). */
 store_status_t store_blkidx_get(store_archive_t *a, const store_seg_t *sg,
@@ -711,6 +755,9 @@ void store_cat_close(store_cat_t *c);
 /* Removes catalog.db and its WAL files. */
 void store_cat_remove(const char *dir);
 store_status_t store_cat_begin(store_cat_t *c);
+/* Copies the WAL into the database without waiting for readers (the writer
+ * does it once a second, outside group commits). */
+void store_cat_checkpoint(store_cat_t *c);
 store_status_t store_cat_commit(store_cat_t *c);
 void store_cat_rollback(store_cat_t *c);
 store_status_t store_cat_last_seq(store_cat_t *c, uint64_t *seq);

@@ -176,6 +176,18 @@ static store_status_t cursor_next_packed(store_cursor_t *c, bool *got)
 		return st;
 	}
 	const store_blk_ent_t *e = &c->f.ents[c->ent];
+	const uint8_t *data;
+	if ((st = store_segfile_entry(&c->f, (uint32_t)c->ent, &data, &why)) != STORE_OK) {
+		char q[LOG_Q_MAX];
+		log_error("store.corrupt", "path=%s offset=%" PRIu64 " seq=%" PRIu64 " msg=%s",
+		          log_q(q, sizeof q, c->f.path), c->f.bi->off[c->blk], c->next_seq, why);
+		if (!c->skip_damage)
+			return st;
+		c->blk++; /* the rest of this block is lost to this reader */
+		c->ent = 0;
+		c->next_seq = c->blk < c->f.bi->n ? c->f.bi->seq[c->blk] : c->f.bi->last_seq + 1;
+		return STORE_OK;
+	}
 	store_lrec_t *lr = &c->lr;
 	memset(lr, 0, sizeof *lr);
 	lr->type = e->type;
@@ -183,10 +195,10 @@ static store_status_t cursor_next_packed(store_cursor_t *c, bool *got)
 	lr->off = c->f.bi->off[c->blk];
 	lr->elided = e->elided;
 	if (e->elided) {
-		memcpy(lr->phash, c->f.blk_plain.data + e->off, STORE_HASH_BYTES);
+		memcpy(lr->phash, data, STORE_HASH_BYTES);
 	} else {
 		lr->opened = true;
-		lr->p = c->f.blk_plain.data + e->off;
+		lr->p = data;
 		lr->n = e->len;
 	}
 	if (++c->ent == c->f.nents) {
@@ -400,7 +412,7 @@ struct store_reader {
 	size_t cur_n, pos;
 	uint64_t total, size;
 	uint8_t sha256[32];
-	crypto_hash_sha256_state sha;
+	store_sha256_t sha;
 	bool failed;
 };
 
@@ -416,7 +428,7 @@ static store_reader_t *reader_new(store_segfile_t *f, const store_env_rec_t *e)
 	memcpy(r->refs, e->refs, e->nrefs * sizeof *r->refs);
 	r->size = e->size;
 	memcpy(r->sha256, e->sha256, 32);
-	crypto_hash_sha256_init(&r->sha);
+	store_sha256_init(&r->sha);
 	return r;
 }
 
@@ -472,7 +484,7 @@ static store_status_t reader_fill(store_reader_t *r)
 	r->cur = lr.p;
 	r->cur_n = lr.n;
 	r->pos = 0;
-	crypto_hash_sha256_update(&r->sha, lr.p, lr.n);
+	store_sha256_update(&r->sha, lr.p, lr.n);
 	r->total += lr.n;
 	if (r->total > r->size) {
 		log_error("store.corrupt", "path=%s msg=%s", r->f.path,
@@ -481,7 +493,7 @@ static store_status_t reader_fill(store_reader_t *r)
 	}
 	if (r->next == r->nrefs) {
 		uint8_t d[32];
-		crypto_hash_sha256_final(&r->sha, d);
+		store_sha256_final(&r->sha, d);
 		if (r->total != r->size || sodium_memcmp(d, r->sha256, 32) != 0) {
 			log_error("store.corrupt", "path=%s msg=%s", r->f.path,
 			          "content does not match the envelope's SHA-256 and size");
@@ -521,6 +533,7 @@ void store_reader_close(store_reader_t *r)
 	if (!r)
 		return;
 	store_segfile_close(&r->f);
+	store_sha256_free(&r->sha);
 	free(r->refs);
 	free(r);
 }

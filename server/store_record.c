@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gnutls/crypto.h>
 #include <zstd.h>
 
 #include "store_private.h"
@@ -100,14 +101,58 @@ store_status_t store_rec_hdr_decode(const uint8_t in[STORE_REC_HDR_SIZE], store_
 	return STORE_OK;
 }
 
+void store_sha256_init(store_sha256_t *c)
+{
+	gnutls_hash_hd_t h;
+	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0) {
+		log_error("store.sha256", "msg=%s", "gnutls_hash_init failed");
+		abort(); /* out of memory, like xmalloc */
+	}
+	c->h = h;
+}
+
+void store_sha256_update(store_sha256_t *c, const void *p, size_t n)
+{
+	if (n)
+		gnutls_hash((gnutls_hash_hd_t)c->h, p, n);
+}
+
+void store_sha256_final(store_sha256_t *c, uint8_t out[32])
+{
+	gnutls_hash_deinit((gnutls_hash_hd_t)c->h, out);
+	c->h = NULL;
+}
+
+void store_sha256_free(store_sha256_t *c)
+{
+	if (c->h)
+		gnutls_hash_deinit((gnutls_hash_hd_t)c->h, NULL);
+	c->h = NULL;
+}
+
+void store_sha256(const void *p, size_t n, uint8_t out[32])
+{
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, p, n, out) < 0) {
+		log_error("store.sha256", "msg=%s", "gnutls_hash_fast failed");
+		abort();
+	}
+}
+
 void store_payload_compress(const void *p, size_t n, buf_t *out, uint16_t *flags)
+{
+	store_payload_compress_cctx(NULL, p, n, out, flags);
+}
+
+void store_payload_compress_cctx(void *cctx, const void *p, size_t n, buf_t *out,
+                                 uint16_t *flags)
 {
 	buf_reset(out);
 	*flags = 0;
 	if (n >= 64) { /* below that a zstd frame header costs more than it saves */
 		size_t bound = ZSTD_compressBound(n);
 		buf_reserve(out, bound);
-		size_t r = ZSTD_compress(out->data, bound, p, n, STORE_ZSTD_LEVEL);
+		size_t r = cctx ? ZSTD_compressCCtx(cctx, out->data, bound, p, n, STORE_ZSTD_LEVEL)
+		                : ZSTD_compress(out->data, bound, p, n, STORE_ZSTD_LEVEL);
 		if (!ZSTD_isError(r) && r < n) {
 			out->len = r;
 			*flags = STORE_RECF_ZSTD;

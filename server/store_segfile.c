@@ -21,6 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <zstd.h>
+
 #include "store_private.h"
 #include "vellum/log.h"
 
@@ -34,41 +36,48 @@ size_t store_blk_dir_size(const uint8_t *p, size_t n)
 	return 4 + (size_t)count * 8;
 }
 
-store_status_t store_blk_parse(const uint8_t *p, size_t n, store_blk_ent_t **ents,
+store_status_t store_blk_parse(const uint8_t *p, size_t have, size_t n, store_blk_ent_t **ents,
                                uint32_t *count, const char **why)
 {
 	*ents = NULL;
 	*count = 0;
-	size_t dir = store_blk_dir_size(p, n);
-	if (dir == 0 || dir > n) {
+	size_t dir = store_blk_dir_size(p, have);
+	if (dir == 0 || dir > n || dir > have) {
 		*why = "block directory out of range";
 		return STORE_ECORRUPT;
 	}
 	uint32_t c = store_get32(p);
 	store_blk_ent_t *e = xcalloc(c, sizeof *e);
 	size_t off = dir;
-	for (uint32_t i = 0; i < c; i++) {
-		const uint8_t *d = p + 4 + (size_t)i * 8;
-		e[i].type = d[0];
-		e[i].elided = d[1] & STORE_BLKE_ELIDED;
-		e[i].len = store_get32(d + 4);
-		e[i].off = off;
-		const char *w = NULL;
-		if (e[i].type < STORE_REC_CONTENT || e[i].type > STORE_REC_CHAINED_MAX)
-			w = "block entry of an unknown type";
-		else if ((d[1] & ~STORE_BLKE_ELIDED) || d[2] || d[3])
-			w = "block entry with unknown flags";
-		else if (e[i].elided && e[i].len != STORE_HASH_BYTES)
-			w = "elided block entry without its hash";
-		else if (e[i].len > STORE_RECORD_PLAIN_MAX || e[i].len > n - off)
-			w = "block entry runs past the block";
-		if (w) {
-			*why = w;
-			free(e);
-			return STORE_ECORRUPT;
+	/* Envelopes and the other small records first, then content (each
+	 * group compresses better on its own, and a reader decompressing
+	 * progressively reaches an envelope early), each in directory order. */
+	for (int pass = 0; pass < 2; pass++)
+		for (uint32_t i = 0; i < c; i++) {
+			const uint8_t *d = p + 4 + (size_t)i * 8;
+			bool content = d[0] == STORE_REC_CONTENT || d[0] == STORE_REC_CHUNK;
+			if (content != (pass == 1))
+				continue;
+			e[i].type = d[0];
+			e[i].elided = d[1] & STORE_BLKE_ELIDED;
+			e[i].len = store_get32(d + 4);
+			e[i].off = off;
+			const char *w = NULL;
+			if (e[i].type < STORE_REC_CONTENT || e[i].type > STORE_REC_CHAINED_MAX)
+				w = "block entry of an unknown type";
+			else if ((d[1] & ~STORE_BLKE_ELIDED) || d[2] || d[3])
+				w = "block entry with unknown flags";
+			else if (e[i].elided && e[i].len != STORE_HASH_BYTES)
+				w = "elided block entry without its hash";
+			else if (e[i].len > STORE_RECORD_PLAIN_MAX || e[i].len > n - off)
+				w = "block entry runs past the block";
+			if (w) {
+				*why = w;
+				free(e);
+				return STORE_ECORRUPT;
+			}
+			off += e[i].len;
 		}
-		off += e[i].len;
-	}
 	if (off != n) {
 		*why = "block entries do not fill the block";
 		free(e);
@@ -230,6 +239,9 @@ void store_segfile_close(store_segfile_t *f)
 	f->path = NULL;
 	free(f->ents);
 	f->ents = NULL;
+	if (f->dctx)
+		store_dctx_put(f->s, f->dctx);
+	f->dctx = NULL;
 	if (f->blk_plain.data)
 		sodium_memzero(f->blk_plain.data, f->blk_plain.cap);
 	buf_free(&f->blk_plain);
@@ -248,11 +260,54 @@ static store_status_t seg_corrupt(store_segfile_t *f, uint64_t off, uint64_t seq
 	return STORE_ECORRUPT;
 }
 
+/* Decompresses the current block up to at least `end` bytes. */
+static store_status_t blk_fill(store_segfile_t *f, size_t end, const char **why)
+{
+	if (end <= f->blk_have)
+		return STORE_OK;
+	if (!f->dctx) {
+		*why = "block truncated";
+		return STORE_ECORRUPT;
+	}
+	ZSTD_inBuffer in = {f->plain.data, f->plain.len, f->blk_in};
+	/* Only as far as asked (zstd would otherwise decompress all it has);
+	 * at the end one spare byte tells "exactly plain_len" from "more". */
+	ZSTD_outBuffer out = {f->blk_plain.data, end < f->blk_len ? end : f->blk_len + 1,
+	                      f->blk_have};
+	size_t r = 1;
+	while (out.pos < end && !ZSTD_isError(r) && r != 0) {
+		size_t before_in = in.pos, before_out = out.pos;
+		r = ZSTD_decompressStream(f->dctx, &out, &in);
+		if (!ZSTD_isError(r) && r != 0 && in.pos == before_in && out.pos == before_out)
+			break; /* no progress: the frame is cut short */
+	}
+	f->blk_in = in.pos;
+	f->blk_have = out.pos;
+	if (ZSTD_isError(r) || out.pos < end || (r == 0 && out.pos != f->blk_len) ||
+	    out.pos > f->blk_len) {
+		*why = "payload does not decompress to its stated length";
+		return STORE_ECORRUPT;
+	}
+	if (r == 0) { /* the frame is complete: it must have used all its input */
+		if (in.pos != in.size) {
+			*why = "payload does not decompress to its stated length";
+			return STORE_ECORRUPT;
+		}
+		store_dctx_put(f->s, f->dctx);
+		f->dctx = NULL;
+	}
+	return STORE_OK;
+}
+
 store_status_t store_segfile_block(store_segfile_t *f, size_t i, const char **why)
 {
 	if (f->have_blk && f->blk == i)
 		return STORE_OK;
 	f->have_blk = false;
+	if (f->dctx) {
+		store_dctx_put(f->s, f->dctx);
+		f->dctx = NULL;
+	}
 	store_rec_hdr_t h;
 	store_rd_t rd =
 	    store_seg_read_rec(f->fd, f->path, f->bi->off[i], f->size, &f->raw, &h, why);
@@ -270,20 +325,30 @@ store_status_t store_segfile_block(store_segfile_t *f, size_t i, const char **wh
 	    store_rec_open_stored(f->key, f->raw.data, f->raw.len, &h, &f->plain, why);
 	if (st != STORE_OK)
 		return st;
+	f->blk_len = h.plain_len;
+	buf_reset(&f->blk_plain);
 	if (h.flags & STORE_RECF_ZSTD) {
-		void *d = store_dctx_get(f->s);
-		st = store_payload_decompress(d, &h, f->plain.data, f->plain.len, &f->blk_plain,
-		                              why);
-		store_dctx_put(f->s, d);
+		/* Decompressed as far as a reader needs: the directory now, the
+		 * entries when asked for (store_segfile_entry). */
+		buf_reserve(&f->blk_plain, (size_t)h.plain_len + 1);
+		f->dctx = store_dctx_get(f->s);
+		ZSTD_DCtx_reset(f->dctx, ZSTD_reset_session_and_parameters);
+		ZSTD_DCtx_setParameter(f->dctx, ZSTD_d_windowLogMax, STORE_ZSTD_WINDOW_LOG_MAX);
+		f->blk_in = f->blk_have = 0;
+		if ((st = blk_fill(f, 4 < h.plain_len ? 4 : h.plain_len, why)) == STORE_OK) {
+			size_t dir = store_blk_dir_size(f->blk_plain.data, f->blk_have);
+			if (dir)
+				st = blk_fill(f, dir < h.plain_len ? dir : h.plain_len, why);
+		}
 	} else {
-		buf_reset(&f->blk_plain);
 		buf_append(&f->blk_plain, f->plain.data, f->plain.len);
+		f->blk_have = f->plain.len;
 	}
 	if (st != STORE_OK)
 		return st;
 	free(f->ents);
 	f->ents = NULL;
-	st = store_blk_parse(f->blk_plain.data, f->blk_plain.len, &f->ents, &f->nents, why);
+	st = store_blk_parse(f->blk_plain.data, f->blk_have, f->blk_len, &f->ents, &f->nents, why);
 	if (st != STORE_OK)
 		return st;
 	/* The next block starts where this one's entries end. */
@@ -295,6 +360,16 @@ store_status_t store_segfile_block(store_segfile_t *f, size_t i, const char **wh
 	f->blk = i;
 	f->have_blk = true;
 	return STORE_OK;
+}
+
+store_status_t store_segfile_entry(store_segfile_t *f, uint32_t i, const uint8_t **p,
+                                   const char **why)
+{
+	const store_blk_ent_t *e = &f->ents[i];
+	store_status_t st = blk_fill(f, e->off + e->len, why);
+	if (st == STORE_OK)
+		*p = f->blk_plain.data + e->off;
+	return st;
 }
 
 static store_status_t get_packed(store_segfile_t *f, uint64_t seq, uint8_t want_type,
@@ -318,6 +393,9 @@ static store_status_t get_packed(store_segfile_t *f, uint64_t seq, uint8_t want_
 	if (st != STORE_OK)
 		return seg_corrupt(f, bi->off[lo], seq, why);
 	const store_blk_ent_t *e = &f->ents[seq - bi->seq[lo]];
+	const uint8_t *data = NULL;
+	if ((st = store_segfile_entry(f, (uint32_t)(seq - bi->seq[lo]), &data, &why)) != STORE_OK)
+		return seg_corrupt(f, bi->off[lo], seq, why);
 	memset(out, 0, sizeof *out);
 	out->type = e->type;
 	out->seq = seq;
@@ -327,11 +405,11 @@ static store_status_t get_packed(store_segfile_t *f, uint64_t seq, uint8_t want_
 		return seg_corrupt(f, bi->off[lo], seq, "record is not the one referenced (type)");
 	if (e->elided) {
 		out->elided = true;
-		memcpy(out->phash, f->blk_plain.data + e->off, STORE_HASH_BYTES);
+		memcpy(out->phash, data, STORE_HASH_BYTES);
 		return STORE_ENOTFOUND;
 	}
 	out->opened = true;
-	out->p = f->blk_plain.data + e->off;
+	out->p = data;
 	out->n = e->len;
 	return STORE_OK;
 }

@@ -147,19 +147,21 @@ static bool rehash_chunks(vctx_t *v, const store_env_rec_t *e)
 			return false;
 		v->rf_open = true;
 	}
-	crypto_hash_sha256_state sh;
-	crypto_hash_sha256_init(&sh);
+	store_sha256_t sh;
+	store_sha256_init(&sh);
 	uint64_t total = 0;
 	for (size_t i = 0; i < e->nrefs; i++) {
 		store_lrec_t lr;
 		if (store_segfile_get(&v->rf, e->refs[i].seq, e->refs[i].offset, STORE_REC_CHUNK,
-		                      &lr) != STORE_OK)
+		                      &lr) != STORE_OK) {
+			store_sha256_free(&sh);
 			return false;
-		crypto_hash_sha256_update(&sh, lr.p, lr.n);
+		}
+		store_sha256_update(&sh, lr.p, lr.n);
 		total += lr.n;
 	}
 	uint8_t d[32];
-	crypto_hash_sha256_final(&sh, d);
+	store_sha256_final(&sh, d);
 	return total == e->size && !sodium_memcmp(d, e->sha256, 32);
 }
 
@@ -278,7 +280,7 @@ static void verify_payload(vctx_t *v, vrec_t *r, uint8_t type, uint64_t seq, con
 	store_chain_next(v->link, seq, type, ph);
 	switch (type) {
 	case STORE_REC_CONTENT:
-		crypto_hash_sha256(r->sha, p, n);
+		store_sha256(p, n, r->sha);
 		r->len = n;
 		break;
 	case STORE_REC_ENVELOPE: verify_envelope(v, p, n, r->off, seq); break;
@@ -354,7 +356,7 @@ static void verify_block(vctx_t *v, const store_rec_hdr_t *h, uint64_t off)
 	uint32_t count = 0;
 	if (store_rec_open(v->key, v->raw.data, v->raw.len, (store_rec_hdr_t *)h, &v->blk, &why) !=
 	        STORE_OK ||
-	    store_blk_parse(v->blk.data, v->blk.len, &ents, &count, &why) != STORE_OK) {
+	    store_blk_parse(v->blk.data, v->blk.len, v->blk.len, &ents, &count, &why) != STORE_OK) {
 		problem(v, off, h->seq, "block: %s", why);
 		v->broken = true;
 		return;

@@ -151,7 +151,9 @@ static store_status_t wr_signed(store_t *s, store_archive_t *a, batch_t *b, uint
 	store_payload_hash(body->data, body->len, ph);
 	buf_t z = {0};
 	uint16_t flags;
-	store_payload_compress(body->data, body->len, &z, &flags);
+	void *cc = store_cctx_get(s);
+	store_payload_compress_cctx(cc, body->data, body->len, &z, &flags);
+	store_cctx_put(s, cc);
 	store_ref_t ref;
 	store_status_t st =
 	    wr_record(s, a, b, type, flags, z.data, z.len, body->len, ph, &ref);
@@ -456,7 +458,9 @@ static store_status_t commit_one(store_t *s, store_job_t *j, size_t i, batch_t *
 		uint16_t flags;
 		uint8_t ph[STORE_HASH_BYTES];
 		store_payload_hash(env.data, env.len, ph);
-		store_payload_compress(env.data, env.len, &z, &flags);
+		void *cc = store_cctx_get(s);
+		store_payload_compress_cctx(cc, env.data, env.len, &z, &flags);
+		store_cctx_put(s, cc);
 		store_ref_t er;
 		st = wr_record(s, a, b, STORE_REC_ENVELOPE, flags, z.data, z.len, env.len, ph, &er);
 		buf_free(&env);
@@ -545,7 +549,14 @@ static store_status_t timed_fsync(store_t *s, store_archive_t *a, int fd, const 
 	return STORE_OK;
 }
 
-/* Makes one archive's part of the batch durable and visible. */
+/* Makes one archive's part of the batch durable and visible: segments
+ * fsync'd, catalog committed, head written.  The head's own fdatasync is
+ * done by the head syncer thread while the writer goes on: acknowledged
+ * records are durable by then already, and a head is written only after
+ * the records it names, so it never claims one that is not durable; after a
+ * crash it is at most a batch behind and recovery advances it over the
+ * durable records.  So an append waits for one fsync, not two, and the
+ * head's overlaps the next batch's. */
 static store_status_t sync_archive(store_t *s, store_archive_t *a)
 {
 	store_status_t st = STORE_OK;
@@ -567,18 +578,70 @@ static store_status_t sync_archive(store_t *s, store_archive_t *a)
 		st = store_cat_note_msg_seq(a->cat_w, a->next_msg_seq - 1);
 	if (st == STORE_OK)
 		st = store_cat_commit(a->cat_w);
-	if (st == STORE_OK) {
-		int64_t t0 = util_monotonic_us();
-		st = store_archive_head_write(a, &h);
-		if (st == STORE_OK)
-			metric_observe(s->m_fsync, secs_since(t0));
-	}
+	if (st == STORE_OK)
+		st = store_archive_head_put(a, &h);
 	if (st == STORE_OK) {
 		pthread_mutex_lock(&a->lock);
 		a->head = h;
 		pthread_mutex_unlock(&a->lock);
 	}
 	return st;
+}
+
+static void head_queue(store_t *s, store_archive_t *a)
+{
+	pthread_mutex_lock(&s->hlock);
+	if (!a->head_queued) {
+		if (s->nhq == s->caphq) {
+			s->caphq = s->caphq ? 2 * s->caphq : 8;
+			s->hq = xrealloc(s->hq, s->caphq * sizeof *s->hq);
+		}
+		s->hq[s->nhq++] = a;
+		a->head_queued = true;
+		pthread_cond_signal(&s->hcond);
+	}
+	pthread_mutex_unlock(&s->hlock);
+}
+
+/* Waits until every head written so far is fsync'd (maintenance needs the
+ * whole state durable before it removes files). */
+static void head_drain(store_t *s)
+{
+	pthread_mutex_lock(&s->hlock);
+	while ((s->nhq || s->hbusy) && s->hsync_running)
+		pthread_cond_wait(&s->hidle, &s->hlock);
+	pthread_mutex_unlock(&s->hlock);
+}
+
+static void *hsync_main(void *arg)
+{
+	store_t *s = arg;
+	pthread_mutex_lock(&s->hlock);
+	for (;;) {
+		while (!s->nhq && !s->hstop) {
+			pthread_cond_broadcast(&s->hidle);
+			pthread_cond_wait(&s->hcond, &s->hlock);
+		}
+		if (!s->nhq)
+			break;
+		store_archive_t *a = s->hq[--s->nhq];
+		a->head_queued = false; /* a newer head write queues it again */
+		s->hbusy = true;
+		pthread_mutex_unlock(&s->hlock);
+		int64_t t0 = util_monotonic_us();
+		if (store_archive_head_sync(a) != STORE_OK) {
+			if (!atomic_exchange(&s->failed, true))
+				log_error("store.failed_closed", "msg=%s",
+				          "a head fsync failed: refusing every append until restart");
+		} else {
+			metric_observe(s->m_fsync, secs_since(t0));
+		}
+		pthread_mutex_lock(&s->hlock);
+		s->hbusy = false;
+	}
+	pthread_cond_broadcast(&s->hidle);
+	pthread_mutex_unlock(&s->hlock);
+	return NULL;
 }
 
 /* Syncs every archive the batch touched; on failure rolls their catalogs
@@ -593,7 +656,10 @@ static void batch_sync(store_t *s, batch_t *b)
 	for (size_t i = 0; i < b->ndirty; i++) {
 		if (b->st)
 			store_cat_rollback(b->dirty[i]->cat_w);
+		else
+			head_queue(s, b->dirty[i]);
 		b->dirty[i]->dirty = false;
+		b->dirty[i]->cat_unckpt = true;
 		store_archive_metrics_update(b->dirty[i]);
 	}
 	b->ndirty = 0;
@@ -613,6 +679,7 @@ static void batch_free(batch_t *b)
 static void free_append(store_t *s, store_append_t *ap)
 {
 	live_remove(s, ap);
+	store_sha256_free(&ap->sha);
 	for (size_t i = 0; i < ap->ntargets; i++)
 		free(ap->t[i].refs);
 	free(ap->t);
@@ -632,7 +699,9 @@ static void waiter_done(store_waiter_t *w, store_status_t st, uint64_t seq, stor
 	pthread_mutex_unlock(&w->m);
 }
 
-static void deliver(store_t *s, store_job_t *j, const batch_t *b)
+/* Completes a job and frees it; returns its in-flight bytes for the
+ * caller to release. */
+static uint64_t deliver(store_t *s, store_job_t *j, const batch_t *b)
 {
 	if (j->type == JOB_COMMIT) {
 		if (!j->st && b->st)
@@ -657,9 +726,10 @@ static void deliver(store_t *s, store_job_t *j, const batch_t *b)
 	}
 	if (j->type == JOB_COMMIT || j->type == JOB_ABORT)
 		free_append(s, j->ap);
-	store_inflight_release(s, j->raw_bytes);
+	uint64_t bytes = j->raw_bytes;
 	buf_free(&j->payload);
 	free(j);
+	return bytes;
 }
 
 void store_job_refuse(store_t *s, store_job_t *j, store_status_t st)
@@ -673,7 +743,7 @@ void store_job_refuse(store_t *s, store_job_t *j, store_status_t st)
 	if (j->type == JOB_COMMIT)
 		build_completion(j);
 	j->st = st;
-	deliver(s, j, &b);
+	store_inflight_release(s, deliver(s, j, &b));
 }
 
 static void process_batch(store_t *s, store_job_t *jobs)
@@ -700,10 +770,12 @@ static void process_batch(store_t *s, store_job_t *jobs)
 	metric_observe(s->m_batch, (double)n);
 	batch_sync(s, &b);
 	store_job_t *next;
+	uint64_t release = 0;
 	for (store_job_t *j = jobs; j; j = next) {
 		next = j->next;
-		deliver(s, j, &b);
+		release += deliver(s, j, &b);
 	}
+	store_inflight_release(s, release); /* once per batch: the lock submitters take */
 	batch_free(&b);
 }
 
@@ -721,6 +793,7 @@ static void run_maint(store_t *s, store_job_t *j)
 		         "maintenance stopped part-way");
 	}
 	batch_sync(s, &b);
+	head_drain(s);
 	if (st == STORE_OK && b.st)
 		st = b.st;
 	s->cur_batch = NULL;
@@ -765,6 +838,9 @@ store_status_t store_wr_sync(store_t *s)
 {
 	batch_t *b = s->cur_batch;
 	batch_sync(s, b);
+	head_drain(s);
+	if (!b->st && atomic_load(&s->failed))
+		b->st = STORE_EIO; /* the head's fsync failed */
 	return b->st;
 }
 
@@ -822,6 +898,11 @@ static void tick(store_t *s)
 	pthread_mutex_unlock(&s->lock);
 	batch_t b = {0};
 	int64_t now = util_now();
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->cat_unckpt && !atomic_load(&v[i]->deleted)) {
+			v[i]->cat_unckpt = false;
+			store_cat_checkpoint(v[i]->cat_w);
+		}
 	for (size_t i = 0; i < n && !b.st; i++) {
 		store_archive_t *a = v[i];
 		if (atomic_load(&a->deleted) || a->active_fd < 0)
@@ -910,7 +991,11 @@ store_status_t store_writer_start(store_t *s)
 {
 	if (!s->inflight_max)
 		s->inflight_max = STORE_INFLIGHT_DEFAULT;
-	int rc = pthread_create(&s->writer, NULL, writer_main, s);
+	int rc = pthread_create(&s->hsyncer, NULL, hsync_main, s);
+	if (rc == 0) {
+		s->hsync_running = true;
+		rc = pthread_create(&s->writer, NULL, writer_main, s);
+	}
 	if (rc != 0) {
 		log_error("store.thread", "err=%s", strerror(rc));
 		return STORE_EIO;
@@ -921,12 +1006,23 @@ store_status_t store_writer_start(store_t *s)
 
 void store_writer_stop(store_t *s)
 {
-	if (!s->writer_running)
-		return;
-	pthread_mutex_lock(&s->wlock);
-	s->stopping = true;
-	pthread_cond_signal(&s->wcond);
-	pthread_mutex_unlock(&s->wlock);
-	pthread_join(s->writer, NULL);
-	s->writer_running = false;
+	if (s->writer_running) {
+		pthread_mutex_lock(&s->wlock);
+		s->stopping = true;
+		pthread_cond_signal(&s->wcond);
+		pthread_mutex_unlock(&s->wlock);
+		pthread_join(s->writer, NULL);
+		s->writer_running = false;
+	}
+	if (s->hsync_running) {
+		/* The last heads are fsync'd before it goes. */
+		pthread_mutex_lock(&s->hlock);
+		s->hstop = true;
+		pthread_cond_signal(&s->hcond);
+		pthread_mutex_unlock(&s->hlock);
+		pthread_join(s->hsyncer, NULL);
+		s->hsync_running = false;
+	}
+	free(s->hq);
+	s->hq = NULL;
 }

@@ -88,8 +88,10 @@ typedef struct store_opts {
 	/* Sealed segments stay as written instead of being packed into blocks
 	 * (benchmarks measuring the append path alone; tests of that layout). */
 	bool no_pack;
-	/* zstd level of packed blocks; 0 = the default (15). */
+	/* zstd level of packed blocks and plaintext bytes per block; 0 = the
+	 * defaults, 17 and 768 KiB (doc/format.md §5; bench/RESULTS.md). */
 	int pack_level;
+	size_t pack_block;
 } store_opts_t;
 
 /* Opens the store under cfg->storage.data_dir, loading the master key from

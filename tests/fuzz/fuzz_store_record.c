@@ -4,6 +4,10 @@
  * (what a reader does after the tag checks, so a hostile zstd frame that an
  * attacker with the key could plant must still be bounded).
  *
+ * Also the signed records (CHECKPOINT, SEAL, DELETION, ELISION payloads and
+ * their signature check), block directories of packed segments, and the
+ * merging of deleted ranges.
+ *
  * The first byte chooses the parser; the rest is its input.  Any input must
  * be refused or accepted cleanly: never crash, leak, overread or allocate
  * beyond the format's named limits. */
@@ -89,15 +93,70 @@ static void fuzz_segment_header(const uint8_t *p, size_t n)
 	store_seg_name_parse(name, &first);
 }
 
+/* p = u8 type selector || signed payload. */
+static void fuzz_signed(const uint8_t *p, size_t n)
+{
+	if (n < 1)
+		return;
+	static const uint8_t types[] = {STORE_REC_CHECKPOINT, STORE_REC_SEAL, STORE_REC_DELETION,
+	                                STORE_REC_ELISION};
+	uint8_t type = types[p[0] % 4];
+	store_srec_t r;
+	const char *why = NULL;
+	if (store_srec_decode(p + 1, n - 1, type, &r, &why) == STORE_OK) {
+		if (r.ndsegs > STORE_SIGNED_LIST_MAX || r.nelided > STORE_SIGNED_LIST_MAX)
+			abort();
+		for (size_t i = 0; i < r.nelided; i++)
+			if (r.elided[i].last < r.elided[i].first)
+				abort();
+		store_srec_free(&r);
+	} else if (!why) {
+		abort();
+	}
+	uint8_t pk[KEYS_SIGN_PUBLIC_BYTES] = {7}, link[STORE_HASH_BYTES] = {0};
+	if (store_sign_check(p + 1, n - 1, "a", 1, type, link, pk, &why) == STORE_OK)
+		abort(); /* nobody without the key forges a signature */
+}
+
+static void fuzz_block(const uint8_t *p, size_t n)
+{
+	store_blk_ent_t *e = NULL;
+	uint32_t count = 0;
+	const char *why = NULL;
+	if (store_blk_parse(p, n, n, &e, &count, &why) == STORE_OK) {
+		for (uint32_t i = 0; i < count; i++)
+			if (e[i].off + e[i].len > n || e[i].off < 4)
+				abort();
+		free(e);
+	} else if (!why || e) {
+		abort();
+	}
+	/* Deleted ranges from the same bytes: the merged list stays sorted and
+	 * disjoint. */
+	store_gap_t *g = NULL;
+	size_t ng = 0;
+	for (size_t off = 0; off + 16 <= n && ng < 64; off += 16) {
+		store_gap_t r = {.first = store_get64(p + off) % 1000, .last = 0};
+		r.last = r.first + store_get64(p + off + 8) % 50;
+		store_gaps_add(&g, &ng, &r);
+	}
+	for (size_t i = 1; i < ng; i++)
+		if (g[i].first <= g[i - 1].last + 1)
+			abort();
+	free(g);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size == 0)
 		return 0;
-	switch (data[0] % 4) {
+	switch (data[0] % 6) {
 	case 0: fuzz_record(data + 1, size - 1); break;
 	case 1: fuzz_envelope(data + 1, size - 1); break;
 	case 2: fuzz_decompress(data + 1, size - 1); break;
 	case 3: fuzz_segment_header(data + 1, size - 1); break;
+	case 4: fuzz_signed(data + 1, size - 1); break;
+	case 5: fuzz_block(data + 1, size - 1); break;
 	}
 	return 0;
 }

@@ -669,6 +669,18 @@ static void test_logs_and_scan(const char *root)
 	config_free(cfg);
 }
 
+static uint32_t rec_len_at(const buf_t *b, uint64_t off);
+static bool write_at(const char *path, const void *p, size_t n, uint64_t off);
+
+static uint32_t rec_len_at_file(const char *path, uint64_t off)
+{
+	buf_t b = {0};
+	util_read_file(path, 1u << 20, &b);
+	uint32_t n = b.len >= off + 4 ? rec_len_at(&b, off) : 0;
+	buf_free(&b);
+	return n;
+}
+
 static store_t *open_nopack(const config_t *cfg)
 {
 	store_opts_t o = {.no_pack = true};
@@ -754,8 +766,29 @@ static void test_rotation(const char *root)
 	   "a flipped segment header bit is found: %s", p.first);
 	flip_bit(p4, 20, 0);
 
-	/* a removed sealed segment is reported */
+	/* a record moved into another segment of the same archive, its header
+	 * seq rewritten to fit there: the other segment's key refuses it */
 	char *saved = xasprintf("%s.saved", p4);
+	copy_file(p4, saved, UINT64_MAX);
+	buf_t r1 = {0};
+	util_read_file(p1, 1u << 20, &r1);
+	uint32_t l1 = rec_len_at(&r1, STORE_SEG_HDR_SIZE);
+	uint8_t moved[256];
+	bool fits = l1 <= sizeof moved && l1 == rec_len_at_file(p4, STORE_SEG_HDR_SIZE);
+	if (fits) {
+		memcpy(moved, r1.data + STORE_SEG_HDR_SIZE, l1);
+		moved[8] = 4; /* seq 1 -> 4, little-endian */
+		write_at(p4, moved, l1, STORE_SEG_HDR_SIZE);
+	}
+	np = verify_count(s, "rot", &p);
+	ok(fits && np >= 1 &&
+	       !strcmp(p.first, "segment 00000000000000000004.seg offset 128 seq 4: "
+	                        "authentication failed"),
+	   "a record moved into another segment fails authentication: %s", p.first);
+	copy_file(saved, p4, UINT64_MAX);
+	buf_free(&r1);
+
+	/* a removed sealed segment is reported */
 	rename(p4, saved);
 	np = verify_count(s, "rot", &p);
 	ok(np >= 1 && strstr(p.first, "00000000000000000007.seg") &&

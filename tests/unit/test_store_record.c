@@ -355,6 +355,184 @@ static void test_chain(void)
 	ok(!memcmp(a, b, 32), "the same record gives the same link, whatever its encoding");
 }
 
+/* ---- signed records ---- */
+
+static void seal_body(buf_t *b)
+{
+	buf_reset(b);
+	store_tlv_put64(b, SF_TIME, 1700000000000000);
+	store_tlv_put_str(b, SF_ARCHIVE, "default");
+	store_tlv_put64(b, SF_MSG_SEQ_MAX, 41);
+	store_tlv_put64(b, SF_SEGMENT, 100);
+	uint8_t id[16] = {9};
+	store_tlv_put(b, SF_SEGMENT_ID, id, 16);
+	uint8_t c[24] = {3, 0, 0, 0, 0, 0, 0, 0, 4};
+	store_tlv_put(b, SF_COUNTS, c, 24);
+}
+
+static void test_signed(void)
+{
+	uint8_t pk[32], sk[64], pk2[32], sk2[64], link[32], link2[32];
+	crypto_sign_keypair(pk, sk);
+	crypto_sign_keypair(pk2, sk2);
+	randombytes_buf(link, sizeof link);
+	memcpy(link2, link, 32);
+	link2[5] ^= 1;
+	buf_t b = {0};
+	seal_body(&b);
+	store_sign_append(sk, pk, "default", 200, STORE_REC_SEAL, link, &b);
+	const char *why = NULL;
+	ok(store_sign_check(b.data, b.len, "default", 200, STORE_REC_SEAL, link, pk, &why) ==
+	       STORE_OK,
+	   "a signed seal checks");
+	store_srec_t r;
+	ok(store_srec_decode(b.data, b.len, STORE_REC_SEAL, &r, &why) == STORE_OK &&
+	       r.segment == 100 && r.msg_seq_max == 41 && r.messages == 3 && r.arrivals == 4 &&
+	       !strcmp(r.archive, "default") && !memcmp(r.signer, pk, 32),
+	   "and decodes");
+	store_srec_free(&r);
+	expect_corrupt(store_sign_check(b.data, b.len, "defaulu", 200, STORE_REC_SEAL, link, pk, &why),
+	               "another archive");
+	expect_corrupt(store_sign_check(b.data, b.len, "default", 201, STORE_REC_SEAL, link, pk, &why),
+	               "another position");
+	expect_corrupt(
+	    store_sign_check(b.data, b.len, "default", 200, STORE_REC_CHECKPOINT, link, pk, &why),
+	    "another type");
+	expect_corrupt(store_sign_check(b.data, b.len, "default", 200, STORE_REC_SEAL, link2, pk, &why),
+	               "another chain before it");
+	expect_corrupt(store_sign_check(b.data, b.len, "default", 200, STORE_REC_SEAL, link, pk2, &why),
+	               "another server's key");
+	int caught = 0;
+	for (size_t i = 0; i < b.len; i++) {
+		b.data[i] ^= 0x04;
+		store_srec_t x;
+		bool dec = store_srec_decode(b.data, b.len, STORE_REC_SEAL, &x, &why) == STORE_OK;
+		if (dec)
+			store_srec_free(&x);
+		caught += !dec || store_sign_check(b.data, b.len, "default", 200, STORE_REC_SEAL, link,
+		                                   pk, &why) != STORE_OK;
+		b.data[i] ^= 0x04;
+	}
+	is_int(caught, b.len, "every flipped byte of a signed record is caught");
+	/* a field after the signature, a repeated field, no signature */
+	buf_t c = {0};
+	buf_append(&c, b.data, b.len);
+	store_tlv_put64(&c, SF_HEAD, 1);
+	expect_corrupt(store_sign_check(c.data, c.len, "default", 200, STORE_REC_SEAL, link, pk, &why),
+	               "a field appended after the signature");
+	seal_body(&c);
+	store_tlv_put64(&c, SF_SEGMENT, 101);
+	store_sign_append(sk, pk, "default", 200, STORE_REC_SEAL, link, &c);
+	expect_corrupt(store_srec_decode(c.data, c.len, STORE_REC_SEAL, &r, &why), "a repeated field");
+	seal_body(&c);
+	expect_corrupt(store_srec_decode(c.data, c.len, STORE_REC_SEAL, &r, &why), "no signature");
+	/* a deletion with its lists */
+	buf_reset(&c);
+	store_tlv_put64(&c, SF_TIME, 5);
+	uint8_t kind = STORE_DEL_PURGE;
+	store_tlv_put(&c, SF_KIND, &kind, 1);
+	store_del_seg_t ds = {.first = 1, .last = 9, .bytes = 77, .arrivals = 3};
+	store_srec_put_delseg(&c, &ds);
+	store_del_cmp_t dc = {.first = 10, .last = 20, .bytes_before = 5, .bytes_after = 4};
+	store_srec_put_delcmp(&c, &dc);
+	store_tomb_t tb = {.msg_seq = 7, .reason = "court order", .requested_by = "alice",
+	                   .approved_by = "bob"};
+	store_srec_put_tomb(&c, &tb);
+	store_elided_t el = {.first = 12, .last = 13, .time = 99, .kind = STORE_DEL_PURGE};
+	store_srec_put_elided(&c, &el);
+	store_gap_t g = {.first = 1, .last = 9};
+	store_srec_put_gaps(&c, &g, 1);
+	uint8_t ids[16] = {7, 0, 0, 0, 0, 0, 0, 0, 8};
+	store_tlv_put(&c, SF_DEL_MSGS, ids, 16);
+	store_sign_append(sk, pk, "x", 30, STORE_REC_DELETION, link, &c);
+	ok(store_srec_decode(c.data, c.len, STORE_REC_DELETION, &r, &why) == STORE_OK &&
+	       r.kind == STORE_DEL_PURGE && r.ndsegs == 1 && r.dsegs[0].last == 9 &&
+	       r.dsegs[0].arrivals == 3 && r.ndcmps == 1 && r.dcmps[0].bytes_after == 4 &&
+	       r.ntombs == 1 && r.tombs[0].msg_seq == 7 && !strcmp(r.tombs[0].approved_by, "bob") &&
+	       r.nelided == 1 && r.elided[0].time == 99 && r.ngaps == 1 && r.gaps[0].last == 9 &&
+	       r.nmsgs == 2 && r.msgs[1] == 8,
+	   "a deletion record decodes with every list");
+	store_srec_free(&r);
+	expect_corrupt(store_srec_decode(c.data, c.len - 70, STORE_REC_DELETION, &r, &why),
+	               "a cut-off deletion record");
+	buf_free(&b);
+	buf_free(&c);
+}
+
+static void test_tlv_and_blocks(void)
+{
+	const char *why = NULL;
+	uint8_t t[16] = {1, 0, 200, 0, 0, 0, 1, 2};
+	store_tlv_iter_t it = {.p = t, .n = 8};
+	uint16_t tag;
+	const uint8_t *v;
+	uint32_t len;
+	ok(store_tlv_next(&it, &tag, &v, &len, &why) == -1, "a field longer than its record");
+	it = (store_tlv_iter_t){.p = t, .n = 4};
+	ok(store_tlv_next(&it, &tag, &v, &len, &why) == -1, "a field header cut off");
+
+	/* block: 3 entries: content (5), envelope (3), elided chunk (32) */
+	buf_t b = {0};
+	uint8_t cnt[4] = {3, 0, 0, 0};
+	buf_append(&b, cnt, 4);
+	uint8_t d1[8] = {STORE_REC_CONTENT, 0, 0, 0, 5}, d2[8] = {STORE_REC_ENVELOPE, 0, 0, 0, 3},
+	        d3[8] = {STORE_REC_CHUNK, STORE_BLKE_ELIDED, 0, 0, 32};
+	buf_append(&b, d1, 8);
+	buf_append(&b, d2, 8);
+	buf_append(&b, d3, 8);
+	buf_append(&b, "ENV", 3);   /* envelopes first */
+	buf_append(&b, "hello", 5); /* then content */
+	uint8_t h32[32] = {1};
+	buf_append(&b, h32, 32);
+	store_blk_ent_t *e = NULL;
+	uint32_t n = 0;
+	ok(store_blk_parse(b.data, b.len, b.len, &e, &n, &why) == STORE_OK && n == 3 &&
+	       !memcmp(b.data + e[0].off, "hello", 5) && !memcmp(b.data + e[1].off, "ENV", 3) &&
+	       e[2].elided && e[2].off == b.len - 32,
+	   "block directory: envelopes' payloads first, then content");
+	free(e);
+	ok(store_blk_parse(b.data, 28, b.len, &e, &n, &why) == STORE_OK,
+	   "the directory alone is enough to parse");
+	free(e);
+	expect_corrupt(store_blk_parse(b.data, b.len, b.len - 1, &e, &n, &why),
+	               "entries that do not fill the block");
+	expect_corrupt(store_blk_parse(b.data, b.len, b.len + 1, &e, &n, &why),
+	               "entries short of the block");
+	b.data[4 + 16 + 4] = 31;
+	expect_corrupt(store_blk_parse(b.data, b.len, b.len - 1, &e, &n, &why),
+	               "an elided entry without its 32-byte hash");
+	b.data[4 + 16 + 4] = 32;
+	b.data[4] = STORE_REC_BLOCK;
+	expect_corrupt(store_blk_parse(b.data, b.len, b.len, &e, &n, &why),
+	               "a block inside a block");
+	b.data[4] = STORE_REC_CONTENT;
+	b.data[5] = 0x80;
+	expect_corrupt(store_blk_parse(b.data, b.len, b.len, &e, &n, &why), "unknown entry flags");
+	b.data[5] = 0;
+	uint8_t zero[4] = {0}, huge[4] = {0xff, 0xff, 0xff, 0x7f};
+	expect_corrupt(store_blk_parse(zero, 4, 4, &e, &n, &why), "an empty block");
+	expect_corrupt(store_blk_parse(huge, 4, 1u << 20, &e, &n, &why), "a huge entry count");
+	buf_free(&b);
+
+	/* deleted ranges merge */
+	store_gap_t *g = NULL;
+	size_t ng = 0;
+	store_gap_t r1 = {.first = 10, .last = 19}, r2 = {.first = 30, .last = 39},
+	            r3 = {.first = 20, .last = 29}, r4 = {.first = 1, .last = 5};
+	r1.end_link[0] = 19;
+	r2.end_link[0] = 39;
+	r3.prev_link[0] = 19;
+	store_gaps_add(&g, &ng, &r1);
+	store_gaps_add(&g, &ng, &r2);
+	ok(ng == 2, "two separate ranges");
+	store_gaps_add(&g, &ng, &r3);
+	ok(ng == 1 && g[0].first == 10 && g[0].last == 39 && g[0].end_link[0] == 39,
+	   "the range between joins all three, keeping the outer links");
+	store_gaps_add(&g, &ng, &r4);
+	ok(ng == 2 && g[0].first == 1 && g[1].first == 10, "an earlier one goes first");
+	free(g);
+}
+
 int main(void)
 {
 	log_set_level(LOG_LEVEL_OFF);
@@ -368,5 +546,7 @@ int main(void)
 	test_envelope();
 	test_segment_header();
 	test_chain();
+	test_signed();
+	test_tlv_and_blocks();
 	return tap_done();
 }

@@ -404,6 +404,26 @@ static void test_checkpoints(const char *root)
 	ok(store_checkpoint(s, "cp") == STORE_OK && verify(s, "cp", &v, &rep) == 0 &&
 	       rep.records == 5,
 	   "a second one with nothing new adds no record");
+	/* the public key verify checks against is not the one that signed */
+	char *pub = xasprintf("%s/keys/signing.pub", cfg->storage.data_dir);
+	char *kept = xasprintf("%s/signing.pub.kept", root);
+	copy_file(pub, kept);
+	uint8_t opk[32], osk[64];
+	char hex[66];
+	crypto_sign_keypair(opk, osk);
+	util_hex(opk, 32, hex);
+	hex[64] = '\n';
+	util_write_file_atomic(pub, hex, 65, 0644);
+	store_opts_t ro = {.mode = STORE_OPEN_READONLY};
+	store_t *r = open_opts(cfg, &ro);
+	int np = r ? verify(r, "cp", &v, &rep) : -1;
+	ok(np == 1 && strstr(v.first, "offset") && strstr(v.first, "seq 5") &&
+	       strstr(v.first, "signed by a key other than this server's") && rep.anchored_seq == 0,
+	   "a signature by another key is a problem, and anchors nothing: %s", v.first);
+	store_close(r);
+	copy_file(kept, pub);
+	free(pub);
+	free(kept);
 	put(s, "cp", "three");
 	if (!util_test_hooks_enabled()) {
 		ok(1, "# SKIP hourly checkpoint needs the test clock (--enable-test-hooks)");

@@ -86,6 +86,7 @@ static void store_free(store_t *s)
 		store_archive_free(s->archives[i]);
 	free(s->archives);
 	store_cctx_free_all(s);
+	store_bufs_free_all(s);
 	keys_secure_free(s->mkey);
 	keys_secure_free(s->sign_sk);
 	free(s->master_key_file);

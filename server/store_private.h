@@ -595,7 +595,12 @@ struct store {
 	bool packer_running;
 	pthread_t packer;
 
-	pthread_mutex_t cctx_lock; /* pools of zstd contexts */
+	pthread_mutex_t cctx_lock; /* pools of zstd contexts and read buffers */
+#define STORE_BUFS_POOL 8 /* read buffer sets kept (one per concurrent reader) */
+	struct store_bufset {
+		buf_t raw, plain, blk;
+	} bufs[STORE_BUFS_POOL];
+	size_t nbufs;
 	void **cctx;
 	size_t ncctx, capcctx;
 	void **dctx;
@@ -811,6 +816,14 @@ store_status_t store_cat_range_remove(store_cat_t *c, uint64_t first, uint64_t l
 store_status_t store_cat_seg_sealed(store_cat_t *c, uint64_t seg);
 store_status_t store_cat_gaps_get(store_cat_t *c, store_gap_t **out, size_t *n);
 store_status_t store_cat_gaps_set(store_cat_t *c, const store_gap_t *g, size_t n);
+
+/* ---- store_queue.c: pooled read buffers ---- */
+typedef struct store_bufset store_bufset_t;
+/* Fills the three buffers from the pool (or leaves them empty). */
+void store_bufs_get(store_t *s, buf_t *raw, buf_t *plain, buf_t *blk);
+/* Gives them back (the caller's become empty); frees them if the pool is full. */
+void store_bufs_put(store_t *s, buf_t *raw, buf_t *plain, buf_t *blk);
+void store_bufs_free_all(store_t *s);
 
 /* ---- store_writer.c ---- */
 store_status_t store_writer_start(store_t *s);

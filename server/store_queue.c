@@ -159,3 +159,45 @@ void store_cctx_free_all(store_t *s)
 	s->ndctx = s->capdctx = 0;
 }
 
+
+/* ---- read buffers ---- */
+
+void store_bufs_get(store_t *s, buf_t *raw, buf_t *plain, buf_t *blk)
+{
+	pthread_mutex_lock(&s->cctx_lock);
+	if (s->nbufs) {
+		store_bufset_t *b = &s->bufs[--s->nbufs];
+		*raw = b->raw;
+		*plain = b->plain;
+		*blk = b->blk;
+	}
+	pthread_mutex_unlock(&s->cctx_lock);
+	buf_reset(raw);
+	buf_reset(plain);
+	buf_reset(blk);
+}
+
+void store_bufs_put(store_t *s, buf_t *raw, buf_t *plain, buf_t *blk)
+{
+	pthread_mutex_lock(&s->cctx_lock);
+	if (s->nbufs < STORE_BUFS_POOL) {
+		store_bufset_t *b = &s->bufs[s->nbufs++];
+		b->raw = *raw;
+		b->plain = *plain;
+		b->blk = *blk;
+		memset(raw, 0, sizeof *raw);
+		memset(plain, 0, sizeof *plain);
+		memset(blk, 0, sizeof *blk);
+	}
+	pthread_mutex_unlock(&s->cctx_lock);
+}
+
+void store_bufs_free_all(store_t *s)
+{
+	for (size_t i = 0; i < s->nbufs; i++) {
+		buf_free(&s->bufs[i].raw);
+		buf_free(&s->bufs[i].plain);
+		buf_free(&s->bufs[i].blk);
+	}
+	s->nbufs = 0;
+}

@@ -181,6 +181,7 @@ store_status_t store_segfile_open(store_t *s, store_archive_t *a, uint64_t first
 	f->fd = -1;
 	if (store_archive_seg_for(s, a, first, &f->seg) != STORE_OK || f->seg.first_seq != first)
 		return STORE_ENOTFOUND;
+	store_bufs_get(s, &f->raw, &f->plain, &f->blk_plain);
 	f->path = store_archive_seg_path(a, first);
 	f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
@@ -242,11 +243,12 @@ void store_segfile_close(store_segfile_t *f)
 	if (f->dctx)
 		store_dctx_put(f->s, f->dctx);
 	f->dctx = NULL;
-	if (f->blk_plain.data)
-		sodium_memzero(f->blk_plain.data, f->blk_plain.cap);
+	/* The buffers go back to the store's pool (a read of a packed segment
+	 * needs a block's worth; allocating that for every read costs more
+	 * than the read).  They hold message text, not keys: not wiped. */
+	if (f->s)
+		store_bufs_put(f->s, &f->raw, &f->plain, &f->blk_plain);
 	buf_free(&f->blk_plain);
-	if (f->plain.data)
-		sodium_memzero(f->plain.data, f->plain.cap);
 	buf_free(&f->plain);
 	buf_free(&f->raw);
 	f->have_blk = false;

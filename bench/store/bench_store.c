@@ -183,7 +183,7 @@ static int bench_size(const char *dir, int level, size_t block)
 	       "block=%zu verify_problems=%" PRIu64 "\n",
 	       ncorpus, corpus_bytes, appended, packed, (double)appended / (double)corpus_bytes,
 	       (double)packed / (double)corpus_bytes, pack_s, (double)corpus_bytes / pack_s / 1e6,
-	       level ? level : 15, block, rep.problems);
+	       level ? level : 17, block ? block : (size_t)768 << 10, rep.problems);
 	store_close(s);
 	free(adir);
 	config_free(cfg);

@@ -46,7 +46,7 @@ awk -v r="$raw" -v p="$packed" -v a="$appended" -v z3="$z3" -v z19="$z19" -v g="
 	printf "vellum sealed (packed): %.4f x raw   (as appended, before sealing: %.4f)\n", p / r, a / r
 	printf "zstd -3 of the whole corpus: %.4f   zstd -19: %.4f   gzip -6: %.4f\n", z3 / r, z19 / r, g / r
 	printf "vellum / zstd -3: %.3f   vellum / gzip -6: %.3f\n", p / z3, p / g
-	printf "target <= 0.25 x raw (aim 0.21): %s\n", p / r <= 0.25 ? "met" : "NOT met"
+	printf "target <= 0.25 x raw (aim 0.21): %s\n", ((p / r <= 0.25) ? "met" : "NOT met")
 }'
 
 echo "## 2. append throughput"
@@ -59,7 +59,7 @@ awk -v c="$ceil" -v n="$naive" -v a1="$a1" -v a16="$a16" 'BEGIN {
 	printf "naive (the same + fdatasync per message):  %d msgs/s\n", n
 	printf "vellum durable, 1 submitter:   %d msgs/s = %.2f x ceiling, %.2f x naive\n", a1, a1 / c, a1 / n
 	printf "vellum durable, 16 submitters: %d msgs/s = %.2f x ceiling, %.2f x naive\n", a16, a16 / c, a16 / n
-	printf "target at 16: >= 0.7 x ceiling: %s; >= 2 x naive: %s\n", a16 / c >= 0.7 ? "met" : "NOT met", a16 / n >= 2 ? "met" : "NOT met"
+	printf "target at 16: >= 0.7 x ceiling: %s; >= 2 x naive: %s\n", ((a16 / c >= 0.7) ? "met" : "NOT met"), ((a16 / n >= 2) ? "met" : "NOT met")
 }'
 
 echo "## 3. single-message reads (warm cache)"

@@ -148,6 +148,7 @@ bool api_plain_http_refused(api_ctx_t *c);
 
 /* Search latency histogram (api_search.c observes it). */
 #define API_SEARCH_METRIC "vellum_search_seconds"
+
 /* api_store.c (the store's routes) */
 void api_verify(api_ctx_t *c);
 void api_keys_rotate(api_ctx_t *c);

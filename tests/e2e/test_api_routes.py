@@ -63,6 +63,9 @@ ROUTES = [
     Row("DELETE", "/api/v1/tokens/{name}", "/api/v1/tokens/{token}", "bob", denied="alice"),
     Row("GET", "/api/v1/audit", "/api/v1/audit?limit=5", "bob", denied="alice"),
     Row("GET", "/api/v1/audit/verify", "/api/v1/audit/verify", "bob", denied="alice"),
+    # the store's routes (api_store.c)
+    Row("GET", "/api/v1/verify", "/api/v1/verify?archive=default", "bob", denied="alice"),
+    Row("POST", "/api/v1/keys/rotate", "/api/v1/keys/rotate", "bob", denied="alice", body={}),
 ]
 
 # Message routes and how each is reached for a message in an archive the

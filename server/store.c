@@ -204,6 +204,8 @@ store_status_t store_open(const config_t *cfg, const store_opts_t *opts, store_t
 	if (st == STORE_OK && access(s->archives_dir, F_OK) == 0)
 		st = store_archives_load_all(s);
 	if (st == STORE_OK && !s->readonly)
+		st = store_archives_deleted_recover(s);
+	if (st == STORE_OK && !s->readonly)
 		st = store_writer_start(s);
 	if (st == STORE_OK && !s->readonly)
 		st = store_packer_start(s);

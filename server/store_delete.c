@@ -812,6 +812,9 @@ static store_status_t arch_del_commit(store_t *s, void *arg)
 	store_put64(hd, x->head.seq);
 	memcpy(hd + 8, x->head.link, 32);
 	store_tlv_put(&b, SF_DEL_HEAD, hd, sizeof hd);
+	uint8_t kid[KEYS_ID_BYTES];
+	keys_id(a->akey, kid); /* tells this archive from a later one of its name */
+	store_tlv_put(&b, SF_DEL_AKEY, kid, sizeof kid);
 	for (size_t i = 0; i < x->nsegs; i++)
 		store_srec_put_delseg(&b, &x->segs[i]);
 	uint8_t c[24];
@@ -939,7 +942,11 @@ store_status_t store_archives_deleted_recover(store_t *s)
 			continue;
 		store_archive_t *a = r.del_archive ? store_archive_get(s, r.del_archive) : NULL;
 		store_head_t ah;
-		if (a && store_archive_head(s, a, &ah) == STORE_OK && ah.seq == r.del_head &&
+		uint8_t kid[KEYS_ID_BYTES];
+		if (a)
+			keys_id(a->akey, kid);
+		if (a && r.has_del_akey && !memcmp(kid, r.del_akey, KEYS_ID_BYTES) &&
+		    store_archive_head(s, a, &ah) == STORE_OK && ah.seq == r.del_head &&
 		    !sodium_memcmp(ah.link, r.del_link, STORE_HASH_BYTES)) {
 			log_warn("store.recover.archive_deletion", "archive=%s action=%s", a->name,
 			         "finished");

@@ -272,6 +272,7 @@ enum {
 	SF_DEL_ARCHIVE = 38,   /* string: an archive deleted (in the "_store" log) */
 	SF_DEL_HEAD = 39,      /* u64 seq || link[32]: that archive's final head */
 	SF_ELIDED = 40,        /* repeated: u64 first, u64 last, i64 time, u8 kind */
+	SF_DEL_AKEY = 41,      /* 8: fingerprint of the deleted archive's key */
 };
 enum { TB_MSG_SEQ = 1, TB_SHA256 = 2, TB_REASON = 3, TB_REQUESTED_BY = 4, TB_APPROVED_BY = 5 };
 #define STORE_DEL_SEG_BYTES 152
@@ -345,6 +346,8 @@ typedef struct store_srec {
 	char *del_archive;
 	uint64_t del_head;
 	uint8_t del_link[STORE_HASH_BYTES];
+	uint8_t del_akey[KEYS_ID_BYTES];
+	bool has_del_akey;
 	store_elided_t *elided;
 	size_t nelided;
 } store_srec_t;

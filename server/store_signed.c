@@ -331,6 +331,10 @@ static store_status_t srec_field(store_srec_t *r, uint16_t tag, const uint8_t *v
 		r->del_head = store_get64(v);
 		memcpy(r->del_link, v + 8, 32);
 		break;
+	case SF_DEL_AKEY:
+		memcpy(r->del_akey, v, KEYS_ID_BYTES);
+		r->has_del_akey = true;
+		break;
 	case SF_ELIDED: {
 		store_elided_t *e = &r->elided[r->nelided++];
 		e->first = store_get64(v);
@@ -374,6 +378,7 @@ static bool srec_len_ok(uint16_t tag, uint32_t len)
 	case SF_DEL_MSGS: return len % 8 == 0 && len / 8 <= STORE_SIGNED_LIST_MAX;
 	case SF_GAPS: return len % STORE_GAP_BYTES == 0;
 	case SF_DEL_HEAD: return len == 40;
+	case SF_DEL_AKEY: return len == KEYS_ID_BYTES;
 	case SF_ELIDED: return len == STORE_ELIDED_BYTES;
 	}
 	return true;

@@ -684,6 +684,11 @@ static void test_archive_delete(const char *root)
 	put(s, "tmp1", "x");
 	put(s, "keep", "y");
 	char *dir = xasprintf("%s/archives/tmp1", cfg->storage.data_dir);
+	char *copy = xasprintf("%s/tmp1.copy", root);
+	char *cmd = xasprintf("cp -a %s %s", dir, copy);
+	ok(system(cmd) == 0, "a copy of the archive's directory (a crash between the record "
+	                     "and the removal, staged)");
+	free(cmd);
 	uint64_t rec = 0;
 	ok(store_archive_delete(s, "tmp1", "no longer needed", "cli:root", &rec) == STORE_OK &&
 	       rec > 0,
@@ -697,6 +702,13 @@ static void test_archive_delete(const char *root)
 	is_int(verify(s, NULL, &v, &rep), 0, "verify of everything clean");
 	ok(strstr((char *)v.nall.data, "archive 'tmp1' deleted (no longer needed, by cli:root)"),
 	   "the deletion is on the _store chain: %s", (char *)v.nall.data);
+	store_close(s);
+	cmd = xasprintf("cp -a %s %s", copy, dir);
+	ok(system(cmd) == 0, "the directory put back as if its removal never happened");
+	free(cmd);
+	s = open_rw(cfg);
+	ok(s && !store_archive_exists(s, "tmp1") && stat(dir, &st) != 0,
+	   "the next open finishes the deletion the _store record names");
 	ok(store_archive_create(s, "tmp1") == STORE_OK && put(s, "tmp1", "z") == 1,
 	   "the name can be used again");
 	store_close(s);
@@ -705,6 +717,7 @@ static void test_archive_delete(const char *root)
 	   "after reopen: the new one, clean");
 	store_close(s);
 	free(dir);
+	free(copy);
 	buf_free(&v.all);
 	buf_free(&v.nall);
 	config_free(cfg);

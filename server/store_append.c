@@ -62,6 +62,8 @@ void store_job_enqueue(store_t *s, store_job_t *j)
 	else
 		s->jobs_head = j;
 	s->jobs_tail = j;
+	if (j->type == JOB_COMMIT || j->type == JOB_LOG)
+		s->queued_commits++;
 	pthread_cond_signal(&s->wcond);
 	pthread_mutex_unlock(&s->wlock);
 }

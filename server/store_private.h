@@ -83,6 +83,11 @@
 #define STORE_CHECKPOINT_US (INT64_C(3600) * UTIL_US_PER_SEC)
 /* The writer wakes this often when idle to seal aged segments and sign. */
 #define STORE_TICK_MS 1000
+/* Group commit: when fewer commits are queued than the last batch had (the
+ * others are on their way: their submitters just got their completions),
+ * the writer waits this long at most for them, so one fsync covers them
+ * all instead of the batch splitting in two. */
+#define STORE_GROUP_WAIT_US 200
 
 typedef enum {
 	STORE_REC_CONTENT = 1,
@@ -575,6 +580,8 @@ struct store {
 	bool writer_running;
 	pthread_t writer;
 	uint64_t inflight, inflight_max;
+	size_t queued_commits; /* commits queued since the writer last took the queue */
+	size_t last_commits;   /* writer only: commits in the batch before */
 	_Atomic bool failed;
 	_Atomic bool low_space; /* last free-space check failed (log once) */
 	buf_t wbuf;             /* writer scratch: one sealed record */

@@ -972,8 +972,24 @@ static void *writer_main(void *arg)
 			s->writer_exited = true;
 			break;
 		}
+		if (s->jobs_head && s->queued_commits < s->last_commits && !s->stopping) {
+			/* More commits are on their way: gather them for one fsync. */
+			int64_t until = util_monotonic_us() + STORE_GROUP_WAIT_US;
+			struct timespec gw;
+			clock_gettime(CLOCK_MONOTONIC, &gw);
+			gw.tv_nsec += STORE_GROUP_WAIT_US * 1000L;
+			if (gw.tv_nsec >= 1000000000L) {
+				gw.tv_sec++;
+				gw.tv_nsec -= 1000000000L;
+			}
+			while (s->queued_commits < s->last_commits && !s->stopping &&
+			       util_monotonic_us() < until)
+				pthread_cond_timedwait(&s->wcond, &s->wlock, &gw);
+		}
 		store_job_t *jobs = s->jobs_head;
 		s->jobs_head = s->jobs_tail = NULL;
+		s->last_commits = s->queued_commits;
+		s->queued_commits = 0;
 		pthread_mutex_unlock(&s->wlock);
 		if (jobs)
 			process_jobs(s, jobs);

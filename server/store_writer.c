@@ -372,6 +372,8 @@ static void process_chunk(store_t *s, store_job_t *j, batch_t *b)
 	live_add(s, ap);
 	for (size_t i = 0; i < ap->ntargets && !b->st; i++) {
 		append_target_t *t = &ap->t[i];
+		if (atomic_load(&t->a->deleted))
+			continue; /* the archive went while the message arrived: its commit fails */
 		store_ref_t ref;
 		store_status_t st = ensure_segment(s, t->a, b);
 		if (st == STORE_OK)

@@ -683,6 +683,13 @@ static void test_archive_delete(const char *root)
 	store_archive_create(s, "keep");
 	put(s, "tmp1", "x");
 	put(s, "keep", "y");
+	/* a message streaming into it while it is deleted */
+	const char *arch = "tmp1";
+	store_envelope_t e = {.listener = "test"};
+	store_append_t *ap = NULL;
+	ok(store_append_begin(s, &e, &arch, 1, &ap) == STORE_OK, "an append into it begins");
+	uint8_t *big = xcalloc(1, 2 * STORE_CHUNK_SIZE + 10);
+	store_append_write(ap, big, STORE_CHUNK_SIZE + 5); /* a chunk record goes out */
 	char *dir = xasprintf("%s/archives/tmp1", cfg->storage.data_dir);
 	char *copy = xasprintf("%s/tmp1.copy", root);
 	char *cmd = xasprintf("cp -a %s %s", dir, copy);
@@ -695,6 +702,13 @@ static void test_archive_delete(const char *root)
 	   "archive deleted (record %" PRIu64 " in _store)", rec);
 	struct stat st;
 	ok(stat(dir, &st) != 0, "its directory is gone");
+	store_append_write(ap, big, STORE_CHUNK_SIZE + 5);
+	store_completion_t *cp = store_append_commit_wait(ap);
+	ok(cp->status == STORE_ENOTFOUND, "the append that was streaming into it fails: %s",
+	   store_strerror(cp->status));
+	store_completion_free(cp);
+	free(big);
+	ok(put(s, "keep", "after") == 2, "and the store goes on (nothing failed closed)");
 	ok(!store_archive_exists(s, "tmp1") && gone(s, "tmp1", 1), "and the archive with it");
 	ok(reads_str(s, "keep", 1, "y"), "others untouched");
 	vres_t v = {0};

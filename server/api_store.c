@@ -45,16 +45,14 @@ static json_t *verify_one(api_ctx_t *c, const char *name, store_status_t *st)
 	verify_acc_t v = {.problems = json_array(), .notes = json_array()};
 	store_verify_report_t rep;
 	*st = store_verify_ex(c->app->store, name, on_problem, on_note, &v, &rep);
-	json_t *o = json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
-	                      "archive", name, "clean", rep.problems == 0, "records",
-	                      (json_int_t)rep.records, "messages", (json_int_t)rep.messages,
-	                      "segments", (json_int_t)rep.segments, "problem_count",
-	                      (json_int_t)rep.problems, "anchored_seq",
-	                      (json_int_t)rep.anchored_seq, "signatures",
-	                      (json_int_t)rep.signatures, "deletions", (json_int_t)rep.deletions,
-	                      "deleted_records", (json_int_t)rep.deleted_records, "quarantined",
-	                      (json_int_t)rep.quarantined, "problems", v.problems, "notes",
-	                      v.notes);
+	json_t *o = json_pack(
+	    "{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "archive", name,
+	    "clean", rep.problems == 0, "records", (json_int_t)rep.records, "messages",
+	    (json_int_t)rep.messages, "segments", (json_int_t)rep.segments, "problem_count",
+	    (json_int_t)rep.problems, "anchored_seq", (json_int_t)rep.anchored_seq, "signatures",
+	    (json_int_t)rep.signatures, "deletions", (json_int_t)rep.deletions, "deleted_records",
+	    (json_int_t)rep.deleted_records, "quarantined", (json_int_t)rep.quarantined, "problems",
+	    v.problems, "notes", v.notes);
 	return o;
 }
 
@@ -86,8 +84,8 @@ void api_verify(api_ctx_t *c)
 	}
 	util_strv_free(names);
 	json_t *detail = json_pack("{s:s?}", "archive", only);
-	bool audited = api_audit(c, "verify", only, st == STORE_OK ? "ok" : "failed", &problems,
-	                         detail);
+	bool audited =
+	    api_audit(c, "verify", only, st == STORE_OK ? "ok" : "failed", &problems, detail);
 	json_decref(detail);
 	if (!audited) {
 		json_decref(arr);
@@ -124,23 +122,25 @@ void api_keys_rotate(api_ctx_t *c)
 	}
 	store_rotate_result_t r;
 	store_status_t st = store_key_rotate(c->app->store, file, &r);
-	json_t *detail = json_pack("{s:s, s:s, s:I, s:s?}", "old_key", r.old_id, "new_key",
-	                           r.new_id, "archives", (json_int_t)r.archives, "error",
-	                           st == STORE_OK ? NULL : store_strerror(st));
-	bool audited = api_audit(c, "key.rotate", NULL, st == STORE_OK ? "ok" : "failed", NULL,
-	                         detail);
+	json_t *detail =
+	    json_pack("{s:s, s:s, s:I, s:s?}", "old_key", r.old_id, "new_key", r.new_id, "archives",
+	              (json_int_t)r.archives, "error", st == STORE_OK ? NULL : store_strerror(st));
+	bool audited =
+	    api_audit(c, "key.rotate", NULL, st == STORE_OK ? "ok" : "failed", NULL, detail);
 	json_decref(in);
 	if (!audited) {
 		json_decref(detail);
 		return;
 	}
 	if (st == STORE_EINVAL)
-		api_error(c, API_E_BAD_REQUEST, "%s",
-		          "the new key must differ from the current one, and with master_key_command "
-		          "configured it must be given as new_key_file");
+		api_error(
+		    c, API_E_BAD_REQUEST, "%s",
+		    "the new key must differ from the current one, and with master_key_command "
+		    "configured it must be given as new_key_file");
 	else if (st == STORE_EKEY)
-		api_error(c, API_E_BAD_REQUEST, "new_key_file is not a readable key file (64 hex "
-		                                "digits, mode 0600)");
+		api_error(c, API_E_BAD_REQUEST,
+		          "new_key_file is not a readable key file (64 hex "
+		          "digits, mode 0600)");
 	else if (st != STORE_OK)
 		api_error(c, API_E_INTERNAL, "key rotation failed: %s", store_strerror(st));
 	else

@@ -15,17 +15,16 @@
 
 static void key_usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: vellum [-c FILE] key rotate [--new-key-file FILE]\n\n"
-	        "Re-wraps every archive key under a new master key.  No message is\n"
-	        "re-encrypted: each archive key, and the segment keys it wraps, stay the same.\n"
-	        "With master_key_file configured, a new random key replaces that file (or\n"
-	        "the key in FILE: 64 hex digits, mode 0600); an interrupted rotation is\n"
-	        "finished at the next start.  With master_key_command configured, give the\n"
-	        "new key as FILE, then make the command print it before the next start.\n"
-	        "Keep the previous key until every backup made with it has expired.\n"
-	        "Needs admin; audited as cli:<user>.  Runs through the server when one is\n"
-	        "running.\n");
+	fprintf(f, "usage: vellum [-c FILE] key rotate [--new-key-file FILE]\n\n"
+	           "Re-wraps every archive key under a new master key.  No message is\n"
+	           "re-encrypted: each archive key, and the segment keys it wraps, stay the same.\n"
+	           "With master_key_file configured, a new random key replaces that file (or\n"
+	           "the key in FILE: 64 hex digits, mode 0600); an interrupted rotation is\n"
+	           "finished at the next start.  With master_key_command configured, give the\n"
+	           "new key as FILE, then make the command print it before the next start.\n"
+	           "Keep the previous key until every backup made with it has expired.\n"
+	           "Needs admin; audited as cli:<user>.  Runs through the server when one is\n"
+	           "running.\n");
 }
 
 int cli_key_main(const char *config_path, int argc, char **argv)

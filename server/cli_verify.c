@@ -16,27 +16,27 @@
 
 static void verify_usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: vellum [-c FILE] verify [--archive A] [--json] [--quiet]\n\n"
-	        "Re-reads every record of every archive and log (or of archive A) and checks\n"
-	        "it: framing, decryption, decompression, sequence, the hash chain across\n"
-	        "segments, every signature, that sealed segments end with their seal, the\n"
-	        "SHA-256 of every message, and that the chain reaches the recorded head.\n"
-	        "Prints each problem as \"ARCHIVE: segment FILE offset N seq N: what\", then a\n"
-	        "summary per archive with the sequence up to which a signature anchors the\n"
-	        "chain.  Records removed by retention, a purge or an archive deletion are\n"
-	        "reported as such (signed deletion records), not as problems.  --quiet\n"
-	        "prints problems and summaries only; --json the API's answer.\n\n"
-	        "Exit status: 0 when everything verifies, 1 when anything does not (or the\n"
-	        "check could not run), 2 for a usage error.  Needs admin; audited as\n"
-	        "cli:<user>.  Runs through the server when one is running.\n");
+	fprintf(f, "usage: vellum [-c FILE] verify [--archive A] [--json] [--quiet]\n\n"
+	           "Re-reads every record of every archive and log (or of archive A) and checks\n"
+	           "it: framing, decryption, decompression, sequence, the hash chain across\n"
+	           "segments, every signature, that sealed segments end with their seal, the\n"
+	           "SHA-256 of every message, and that the chain reaches the recorded head.\n"
+	           "Prints each problem as \"ARCHIVE: segment FILE offset N seq N: what\", then a\n"
+	           "summary per archive with the sequence up to which a signature anchors the\n"
+	           "chain.  Records removed by retention, a purge or an archive deletion are\n"
+	           "reported as such (signed deletion records), not as problems.  --quiet\n"
+	           "prints problems and summaries only; --json the API's answer.\n\n"
+	           "Exit status: 0 when everything verifies, 1 when anything does not (or the\n"
+	           "check could not run), 2 for a usage error.  Needs admin; audited as\n"
+	           "cli:<user>.  Runs through the server when one is running.\n");
 }
 
 static void print_list(const char *archive, json_t *a, const char *key, const char *prefix)
 {
 	json_t *e;
 	size_t i;
-	json_array_foreach(json_object_get(a, key), i, e) {
+	json_array_foreach(json_object_get(a, key), i, e)
+	{
 		fputs(prefix, stdout);
 		cli_print_safe(stdout, archive);
 		fputs(": ", stdout);
@@ -105,9 +105,10 @@ int cli_verify_main(const char *config_path, int argc, char **argv)
 			json_t *a;
 			size_t i;
 			json_array_foreach(json_object_get(j, "archives"), i, a)
-				print_archive(a, quiet);
+			    print_archive(a, quiet);
 			bool clean = json_is_true(json_object_get(j, "clean"));
-			long long np = (long long)json_integer_value(json_object_get(j, "problem_count"));
+			long long np =
+			    (long long)json_integer_value(json_object_get(j, "problem_count"));
 			if (clean)
 				printf("verify: everything verifies\n");
 			else

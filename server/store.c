@@ -234,8 +234,8 @@ static void archive_metrics(store_t *s, store_archive_t *a)
 	if (!s->metrics)
 		return;
 	const char *labels[] = {"archive", a->name, NULL};
-	a->m_segments = metrics_gauge(s->metrics, "vellum_store_segments",
-	                              "Segment files per archive", labels);
+	a->m_segments =
+	    metrics_gauge(s->metrics, "vellum_store_segments", "Segment files per archive", labels);
 	a->m_bytes = metrics_gauge(s->metrics, "vellum_store_bytes",
 	                           "Segment bytes on disk per archive", labels);
 	store_archive_metrics_update(a);

@@ -137,8 +137,8 @@ void store_archive_free(store_archive_t *a)
 
 /* ---- archive.key ---- */
 
-store_status_t store_archive_akey_write_to(const char *path, const char *name,
-                                           const uint8_t *mkey, const uint8_t *akey)
+store_status_t store_archive_akey_write_to(const char *path, const char *name, const uint8_t *mkey,
+                                           const uint8_t *akey)
 {
 	uint8_t file[AKEY_FILE_SIZE] = {0};
 	memcpy(file, akey_magic, 8);
@@ -331,7 +331,8 @@ const uint8_t *store_seg_key_for(const store_seg_t *sg, const uint8_t id[STORE_S
 
 /* A key slot for (first, id): the one already unwrapped when the table has
  * it (its pointer must stay stable for readers), else a new unwrap. */
-static uint8_t *ks_key(store_archive_t *a, uint64_t first, const uint8_t *id, const uint8_t *wrapped)
+static uint8_t *ks_key(store_archive_t *a, uint64_t first, const uint8_t *id,
+                       const uint8_t *wrapped)
 {
 	bool found;
 	size_t at = seg_index(a, first, &found);

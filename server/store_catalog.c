@@ -523,9 +523,10 @@ store_status_t store_cat_segstats(store_cat_t *c, store_cat_segstat_t **out, siz
 	sqlite3_stmt *st = NULL;
 	*out = NULL;
 	*n = 0;
-	const char *sql = "SELECT segment, count(*), count(DISTINCT msg_seq), coalesce(sum(size), 0),"
-	                  " min(received), max(received) FROM arrivals GROUP BY segment"
-	                  " ORDER BY segment";
+	const char *sql =
+	    "SELECT segment, count(*), count(DISTINCT msg_seq), coalesce(sum(size), 0),"
+	    " min(received), max(received) FROM arrivals GROUP BY segment"
+	    " ORDER BY segment";
 	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return cat_fail(c, "segstats");
 	int rc;

@@ -40,10 +40,10 @@ typedef struct del_seg {
 	uint64_t first;
 	store_cat_arr_t *remove; /* its arrivals to remove */
 	size_t nremove, cap;
-	size_t total;            /* its arrivals */
+	size_t total; /* its arrivals */
 	bool whole;
-	store_del_seg_t info;    /* whole */
-	store_elided_t *elide;   /* compaction: envelope records to elide */
+	store_del_seg_t info;  /* whole */
+	store_elided_t *elide; /* compaction: envelope records to elide */
 	size_t nelide;
 	store_pack_out_t pack;
 	store_del_cmp_t cmp;
@@ -237,7 +237,8 @@ static void elide_add(del_seg_t *d, uint64_t seq, int64_t now, uint8_t kind)
 		return;
 	}
 	d->elide = xrealloc(d->elide, (d->nelide + 1) * sizeof *d->elide);
-	d->elide[d->nelide++] = (store_elided_t){.first = seq, .last = seq, .time = now, .kind = kind};
+	d->elide[d->nelide++] =
+	    (store_elided_t){.first = seq, .last = seq, .time = now, .kind = kind};
 }
 
 static int cmp_arr(const void *x, const void *y)
@@ -489,8 +490,8 @@ static store_status_t del_commit(store_t *s, void *arg)
 	log_info("store.deleted",
 	         "archive=%s seq=%" PRIu64 " kind=%d messages=%" PRIu64 " arrivals=%" PRIu64
 	         " segments_deleted=%" PRIu64 " segments_compacted=%" PRIu64,
-	         a->name, p->res->record_seq, (int)p->req->kind, p->res->messages,
-	         p->res->arrivals, p->res->segments_deleted, p->res->segments_compacted);
+	         a->name, p->res->record_seq, (int)p->req->kind, p->res->messages, p->res->arrivals,
+	         p->res->segments_deleted, p->res->segments_compacted);
 	return st;
 }
 
@@ -599,8 +600,9 @@ store_status_t store_delete(store_t *s, const char *archive, const store_delete_
 	if (st == STORE_OK)
 		st = plan_gaps(&p);
 	for (size_t i = 0; i < p.nsegs && st == STORE_OK; i++)
-		out->bytes_freed += p.segs[i].whole ? p.segs[i].info.bytes
-		                                    : p.segs[i].cmp.bytes_before - p.segs[i].cmp.bytes_after;
+		out->bytes_freed += p.segs[i].whole
+		                        ? p.segs[i].info.bytes
+		                        : p.segs[i].cmp.bytes_before - p.segs[i].cmp.bytes_after;
 	if (st == STORE_OK && !req->dry_run && p.nsegs > 0) {
 		st = store_writer_call(s, del_commit, &p);
 		for (size_t i = 0; i < p.nsegs; i++)
@@ -783,8 +785,8 @@ static void rmtree(const char *path)
 static store_status_t remove_dir(store_t *s, store_archive_t *a)
 {
 	char q[LOG_Q_MAX];
-	char *aside = xasprintf("%s/.deleted-%s-%08x", s->archives_dir, a->name,
-	                        randombytes_random());
+	char *aside =
+	    xasprintf("%s/.deleted-%s-%08x", s->archives_dir, a->name, randombytes_random());
 	store_status_t st = STORE_OK;
 	if (rename(a->dir, aside) != 0 || util_fsync_dir(s->archives_dir) != UTIL_OK) {
 		log_error("store.rename", "path=%s err=%s", log_q(q, sizeof q, a->dir),

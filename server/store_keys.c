@@ -65,7 +65,8 @@ store_status_t store_key_rotate_recover(store_t *s)
 		if (access(next, F_OK) == 0) {
 			if (akey_unwraps(cur, de->d_name, s->mkey)) {
 				log_info("store.rotate.recover", "path=%s action=%s",
-				         log_q(q, sizeof q, next), "removed (rotation not finished)");
+				         log_q(q, sizeof q, next),
+				         "removed (rotation not finished)");
 				unlink(next);
 			} else if (akey_unwraps(next, de->d_name, s->mkey)) {
 				log_warn("store.rotate.recover", "path=%s action=%s",

@@ -131,14 +131,14 @@ static void seg_iter_init(seg_iter_t *it, store_segfile_t *f)
 /* ---- the plan: which records survive ---- */
 
 typedef struct pack_plan {
-	uint64_t first, last;  /* records of the segment */
-	uint8_t *referenced;   /* bitmap: content named by a surviving envelope */
-	uint8_t *removed;      /* bitmap: elided by this or an earlier deletion */
-	store_elided_t *ranges;/* signed elided ranges to write (old and new) */
+	uint64_t first, last;   /* records of the segment */
+	uint8_t *referenced;    /* bitmap: content named by a surviving envelope */
+	uint8_t *removed;       /* bitmap: elided by this or an earlier deletion */
+	store_elided_t *ranges; /* signed elided ranges to write (old and new) */
 	size_t nranges;
-	store_tomb_t *tombs;   /* carried from an earlier ELISION */
+	store_tomb_t *tombs; /* carried from an earlier ELISION */
 	size_t ntombs;
-	bool sealed;           /* the last record is the SEAL */
+	bool sealed; /* the last record is the SEAL */
 } pack_plan_t;
 
 static bool bit(const uint8_t *m, uint64_t i)
@@ -171,11 +171,12 @@ static store_status_t plan_old_elisions(store_t *s, store_segfile_t *f, pack_pla
 			store_status_t st = STORE_ECORRUPT;
 			if (store_seg_read_rec(f->fd, f->path, off, f->size, &raw, &h, &why) ==
 			        STORE_RD_OK &&
-			    store_rec_open(f->key, raw.data, raw.len, &h, &plain, &why) == STORE_OK &&
+			    store_rec_open(f->key, raw.data, raw.len, &h, &plain, &why) ==
+			        STORE_OK &&
 			    store_srec_decode(plain.data, plain.len, STORE_REC_ELISION, &r, &why) ==
 			        STORE_OK) {
-				pl->ranges = xrealloc(pl->ranges,
-				                      (pl->nranges + r.nelided + 1) * sizeof *pl->ranges);
+				pl->ranges = xrealloc(pl->ranges, (pl->nranges + r.nelided + 1) *
+				                                      sizeof *pl->ranges);
 				if (r.nelided)
 					memcpy(pl->ranges + pl->nranges, r.elided,
 					       r.nelided * sizeof *pl->ranges);
@@ -241,7 +242,8 @@ static store_status_t plan_build(store_t *s, store_segfile_t *f, const store_eli
 		store_env_rec_t e;
 		const char *why;
 		if (store_env_decode(lr.p, lr.n, &e, &why) != STORE_OK) {
-			log_error("store.pack", "path=%s seq=%" PRIu64 " msg=%s", f->path, lr.seq, why);
+			log_error("store.pack", "path=%s seq=%" PRIu64 " msg=%s", f->path, lr.seq,
+			          why);
 			st = STORE_ECORRUPT;
 			break;
 		}
@@ -276,7 +278,7 @@ typedef struct pack_out {
 	const uint8_t *key;
 	uint64_t off;
 	buf_t dir, data, data2; /* the block being built: content; the rest (first) */
-	size_t block;          /* plaintext per block to aim at */
+	size_t block;           /* plaintext per block to aim at */
 	uint32_t count;
 	uint64_t blk_first;
 	buf_t z, rec;
@@ -420,7 +422,8 @@ static store_status_t pack_write(store_t *s, store_segfile_t *f, const pack_plan
 			break;
 		uint64_t i = lr.seq - pl->first;
 		bool content = lr.type == STORE_REC_CONTENT || lr.type == STORE_REC_CHUNK;
-		bool elide = lr.elided || bit(pl->removed, i) || (content && !bit(pl->referenced, i));
+		bool elide =
+		    lr.elided || bit(pl->removed, i) || (content && !bit(pl->referenced, i));
 		st = out_add(o, &lr, elide);
 	}
 	if (st == STORE_OK)
@@ -474,8 +477,7 @@ static store_status_t pack_out_open(store_t *s, store_archive_t *a, const store_
 
 store_status_t store_pack_segment(store_t *s, store_archive_t *a, uint64_t first,
                                   const store_elided_t *elide, size_t nelide,
-                                  const store_tomb_t *tombs, size_t ntombs,
-                                  store_pack_out_t *res)
+                                  const store_tomb_t *tombs, size_t ntombs, store_pack_out_t *res)
 {
 	memset(res, 0, sizeof *res);
 	store_segfile_t f;

@@ -193,8 +193,7 @@ store_status_t store_rec_hdr_decode(const uint8_t in[STORE_REC_HDR_SIZE], store_
  * STORE_RECF_ZSTD when the compressed form is smaller, else out holds p. */
 void store_payload_compress(const void *p, size_t n, buf_t *out, uint16_t *flags);
 /* The same with a zstd compression context to reuse (ZSTD_CCtx *). */
-void store_payload_compress_cctx(void *cctx, const void *p, size_t n, buf_t *out,
-                                 uint16_t *flags);
+void store_payload_compress_cctx(void *cctx, const void *p, size_t n, buf_t *out, uint16_t *flags);
 /* Encrypts a payload (already compressed or not, per flags) into a complete
  * record appended to out. */
 void store_rec_seal(const uint8_t key[KEYS_BYTES], uint8_t type, uint64_t seq, uint16_t flags,
@@ -208,9 +207,8 @@ store_status_t store_rec_open_stored(const uint8_t key[KEYS_BYTES], const uint8_
                                      store_rec_hdr_t *h, buf_t *stored, const char **why);
 /* Decompresses a stored payload of h (exactly h->plain_len bytes, bounded
  * window); plain gets it.  dctx: a ZSTD_DCtx to reuse, or NULL. */
-store_status_t store_payload_decompress(void *dctx, const store_rec_hdr_t *h,
-                                        const uint8_t *stored, size_t stored_len, buf_t *plain,
-                                        const char **why);
+store_status_t store_payload_decompress(void *dctx, const store_rec_hdr_t *h, const uint8_t *stored,
+                                        size_t stored_len, buf_t *plain, const char **why);
 
 /* The chain: link_n = BLAKE2b-256(link_{n-1} || le64(n) || u8 type || h_n)
  * with h_n = BLAKE2b-256(payload) — over what the record says, not over its
@@ -251,24 +249,24 @@ void store_arrival_clear(store_arrival_t *a);
 
 /* ---- store_signed.c: CHECKPOINT, SEAL, DELETION, ELISION payloads ---- */
 enum {
-	SF_TIME = 1,       /* i64 us */
-	SF_SIGNER = 2,     /* 32: Ed25519 public key */
-	SF_SIGNATURE = 3,  /* 64: the last field */
-	SF_MSG_SEQ_MAX = 4,/* u64: highest message seq allocated in the archive */
-	SF_ARCHIVE = 5,    /* string */
-	SF_HEAD = 6,       /* u64: the record before this one (CHECKPOINT) */
-	SF_SEGMENT = 10,   /* u64 first_seq */
-	SF_SEGMENT_ID = 11,/* 16 */
-	SF_CREATED = 12,   /* i64 */
-	SF_RECEIVED = 13,  /* 2 x i64: min, max received of the arrivals covered */
-	SF_COUNTS = 14,    /* 3 x u64: messages (first arrivals), arrivals, raw bytes */
-	SF_Q_SEGMENT = 20, /* CHECKPOINT after a quarantine: the segment, */
-	SF_Q_OFFSET = 21,  /* byte offset and */
-	SF_Q_SEQ = 22,     /* sequence of the damage, */
-	SF_Q_REASON = 23,  /* and what was wrong */
-	SF_KIND = 30,      /* u8 store_del_kind_t */
-	SF_REASON = 31,    /* string */
-	SF_ACTOR = 32,     /* string */
+	SF_TIME = 1,           /* i64 us */
+	SF_SIGNER = 2,         /* 32: Ed25519 public key */
+	SF_SIGNATURE = 3,      /* 64: the last field */
+	SF_MSG_SEQ_MAX = 4,    /* u64: highest message seq allocated in the archive */
+	SF_ARCHIVE = 5,        /* string */
+	SF_HEAD = 6,           /* u64: the record before this one (CHECKPOINT) */
+	SF_SEGMENT = 10,       /* u64 first_seq */
+	SF_SEGMENT_ID = 11,    /* 16 */
+	SF_CREATED = 12,       /* i64 */
+	SF_RECEIVED = 13,      /* 2 x i64: min, max received of the arrivals covered */
+	SF_COUNTS = 14,        /* 3 x u64: messages (first arrivals), arrivals, raw bytes */
+	SF_Q_SEGMENT = 20,     /* CHECKPOINT after a quarantine: the segment, */
+	SF_Q_OFFSET = 21,      /* byte offset and */
+	SF_Q_SEQ = 22,         /* sequence of the damage, */
+	SF_Q_REASON = 23,      /* and what was wrong */
+	SF_KIND = 30,          /* u8 store_del_kind_t */
+	SF_REASON = 31,        /* string */
+	SF_ACTOR = 32,         /* string */
 	SF_DEL_SEGMENT = 33,   /* repeated: a whole segment removed (store_del_seg_t) */
 	SF_DEL_COMPACTED = 34, /* repeated: a segment rewritten without some records */
 	SF_DEL_MSGS = 35,      /* n x u64: message seqs that no longer exist */
@@ -504,10 +502,10 @@ typedef struct store_archive {
 	size_t nsegs, capsegs;
 	uint8_t **slabs;
 	size_t nslabs, slab_used;
-	store_head_t head;     /* durable head */
-	store_blkidx_t *blkidx;/* packed segments' block indexes, built on demand */
-	int head_fd;           /* RW: the head file */
-	_Atomic uint64_t bytes;/* segment bytes on disk (metrics) */
+	store_head_t head;      /* durable head */
+	store_blkidx_t *blkidx; /* packed segments' block indexes, built on demand */
+	int head_fd;            /* RW: the head file */
+	_Atomic uint64_t bytes; /* segment bytes on disk (metrics) */
 	_Atomic uint64_t nsegs_gauge;
 	_Atomic uint64_t pub_active; /* first_seq of the active segment, 0 when none */
 
@@ -522,7 +520,7 @@ typedef struct store_archive {
 	uint64_t last_signed_seq;
 	int64_t last_signed_time;
 	uint64_t last_seg, last_end; /* where the newest record lies (the head) */
-	int sealed_fd;      /* sealed in this batch, still to fsync; -1 */
+	int sealed_fd;               /* sealed in this batch, still to fsync; -1 */
 	uint64_t sealed_first;
 	bool dirty;         /* written in the current batch */
 	bool head_queued;   /* under store.hlock: in the head syncer's queue */
@@ -583,10 +581,10 @@ struct store {
 	size_t queued_commits; /* commits queued since the writer last took the queue */
 	size_t last_commits;   /* writer only: commits in the batch before */
 	_Atomic bool failed;
-	_Atomic bool low_space; /* last free-space check failed (log once) */
-	buf_t wbuf;             /* writer scratch: one sealed record */
-	buf_t wbuf2;            /* writer scratch: payload read back */
-	struct store_append *live; /* streamed appends with chunks written (writer) */
+	_Atomic bool low_space;        /* last free-space check failed (log once) */
+	buf_t wbuf;                    /* writer scratch: one sealed record */
+	buf_t wbuf2;                   /* writer scratch: payload read back */
+	struct store_append *live;     /* streamed appends with chunks written (writer) */
 	struct store_batch *cur_batch; /* the batch a maintenance function writes in */
 
 	/* the head syncer: fdatasyncs head files after their batches' acks */
@@ -606,7 +604,7 @@ struct store {
 	pthread_t packer;
 
 	pthread_mutex_t cctx_lock; /* pools of zstd contexts and read buffers */
-#define STORE_BUFS_POOL 8 /* read buffer sets kept (one per concurrent reader) */
+#define STORE_BUFS_POOL 8          /* read buffer sets kept (one per concurrent reader) */
 	struct store_bufset {
 		buf_t raw, plain, blk;
 	} bufs[STORE_BUFS_POOL];
@@ -649,8 +647,8 @@ char *store_archive_seg_path(const store_archive_t *a, uint64_t first_seq);
 store_status_t store_archive_akey_write(store_t *s, const char *dir, const char *name,
                                         const uint8_t *akey);
 /* Writes archive.key wrapped by an explicit master key to path. */
-store_status_t store_archive_akey_write_to(const char *path, const char *name,
-                                           const uint8_t *mkey, const uint8_t *akey);
+store_status_t store_archive_akey_write_to(const char *path, const char *name, const uint8_t *mkey,
+                                           const uint8_t *akey);
 /* Unwraps archive.key into a->akey and derives a->headkey. */
 store_status_t store_archive_akey_load(store_t *s, store_archive_t *a);
 store_status_t store_archive_ks_write(const char *dir, const store_seg_t *segs, size_t n);
@@ -683,13 +681,13 @@ store_status_t store_key_rotate_recover(store_t *s);
 typedef struct store_lrec {
 	uint8_t type;
 	uint64_t seq;
-	uint64_t off;   /* record offset (unpacked) or its block's offset (packed) */
-	bool elided;    /* packed: payload removed, only its hash kept */
-	bool opened;    /* p/n hold the payload */
+	uint64_t off; /* record offset (unpacked) or its block's offset (packed) */
+	bool elided;  /* packed: payload removed, only its hash kept */
+	bool opened;  /* p/n hold the payload */
 	const uint8_t *p;
 	size_t n;
 	uint8_t phash[STORE_HASH_BYTES]; /* elided: the payload's hash */
-	uint16_t flags; /* unpacked: the record's flags */
+	uint16_t flags;                  /* unpacked: the record's flags */
 } store_lrec_t;
 
 typedef struct store_segfile {
@@ -724,8 +722,8 @@ store_status_t store_segfile_open(store_t *s, store_archive_t *a, uint64_t first
  * envelope or the catalog; ignored when packed); want_type 0 = any.
  * ECORRUPT (logged with the location) when it is not there or fails
  * authentication; an elided record is ENOTFOUND. */
-store_status_t store_segfile_get(store_segfile_t *f, uint64_t seq, uint64_t off,
-                                 uint8_t want_type, store_lrec_t *out);
+store_status_t store_segfile_get(store_segfile_t *f, uint64_t seq, uint64_t off, uint8_t want_type,
+                                 store_lrec_t *out);
 /* Packed: opens block i (authenticated, its directory parsed into f->ents). */
 store_status_t store_segfile_block(store_segfile_t *f, size_t i, const char **why);
 /* Packed: the payload of entry i of the open block (decompressing as far as
@@ -735,8 +733,8 @@ store_status_t store_segfile_entry(store_segfile_t *f, uint32_t i, const uint8_t
 void store_segfile_close(store_segfile_t *f);
 /* The block index of a packed segment (built once, cached in the archive). */
 store_status_t store_blkidx_get(store_archive_t *a, const store_seg_t *sg,
-                                const store_seg_hdr_t *hdr, int fd, const char *path,
-                                uint64_t size, const store_blkidx_t **out);
+                                const store_seg_hdr_t *hdr, int fd, const char *path, uint64_t size,
+                                const store_blkidx_t **out);
 
 /* ---- store_recover.c: loading, recovery, catalog replay, creation ---- */
 /* Opens the archive in dir (RW: recovery and catalog sync too). */
@@ -748,11 +746,11 @@ typedef struct store_cursor {
 	store_archive_t *a;
 	store_segfile_t f; /* current segment (f.fd < 0: none open) */
 	bool open;
-	uint64_t off;      /* unpacked: next record's offset */
-	size_t blk, ent;   /* packed: next block and entry */
+	uint64_t off;    /* unpacked: next record's offset */
+	size_t blk, ent; /* packed: next block and entry */
 	uint64_t next_seq;
-	bool skip_damage;  /* catalog replay, scans: jump over what cannot be read */
-	store_lrec_t lr;   /* the record just read */
+	bool skip_damage; /* catalog replay, scans: jump over what cannot be read */
+	store_lrec_t lr;  /* the record just read */
 	store_rec_hdr_t h;
 } store_cursor_t;
 /* Positions before record after+1. */
@@ -865,7 +863,7 @@ void store_packer_queue(store_t *s, store_archive_t *a, uint64_t first);
  * seqs to drop (sorted ranges, with their deletion) for a compaction, which
  * also gives the file a new id and key; NULL for plain packing. */
 typedef struct store_pack_out {
-	char *path;   /* the new file (".new" for a compaction); caller frees */
+	char *path; /* the new file (".new" for a compaction); caller frees */
 	uint8_t id[STORE_SEG_ID_BYTES];
 	uint8_t *key; /* compaction: the new key (in the archive's slabs) */
 	uint8_t wrapped[KEYS_WRAPPED_BYTES];
@@ -876,8 +874,7 @@ typedef struct store_pack_out {
 } store_pack_out_t;
 store_status_t store_pack_segment(store_t *s, store_archive_t *a, uint64_t first,
                                   const store_elided_t *elide, size_t nelide,
-                                  const store_tomb_t *tombs, size_t ntombs,
-                                  store_pack_out_t *out);
+                                  const store_tomb_t *tombs, size_t ntombs, store_pack_out_t *out);
 
 /* ---- store_delete.c ---- */
 /* Recovery: finishes deletions and compactions whose DELETION record is

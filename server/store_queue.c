@@ -159,7 +159,6 @@ void store_cctx_free_all(store_t *s)
 	s->ndctx = s->capdctx = 0;
 }
 
-
 /* ---- read buffers ---- */
 
 void store_bufs_get(store_t *s, buf_t *raw, buf_t *plain, buf_t *blk)

@@ -163,14 +163,14 @@ static store_status_t cursor_next_packed(store_cursor_t *c, bool *got)
 	if (st != STORE_OK) {
 		char q[LOG_Q_MAX];
 		if (st == STORE_ECORRUPT)
-			log_error("store.corrupt", "path=%s offset=%" PRIu64 " seq=%" PRIu64 " msg=%s",
-			          log_q(q, sizeof q, c->f.path), c->f.bi->off[c->blk], c->next_seq,
-			          why);
+			log_error(
+			    "store.corrupt", "path=%s offset=%" PRIu64 " seq=%" PRIu64 " msg=%s",
+			    log_q(q, sizeof q, c->f.path), c->f.bi->off[c->blk], c->next_seq, why);
 		if (st == STORE_ECORRUPT && c->skip_damage) {
 			c->blk++;
 			c->ent = 0;
-			c->next_seq = c->blk < c->f.bi->n ? c->f.bi->seq[c->blk]
-			                                  : c->f.bi->last_seq + 1;
+			c->next_seq =
+			    c->blk < c->f.bi->n ? c->f.bi->seq[c->blk] : c->f.bi->last_seq + 1;
 			return STORE_OK; /* *got stays false: the caller loops */
 		}
 		return st;
@@ -218,7 +218,8 @@ static store_status_t cursor_next_unpacked(store_cursor_t *c, uint32_t open_mask
 	if (rd == STORE_RD_EIO)
 		return STORE_EIO;
 	if (rd == STORE_RD_OK && (c->h.seq != c->next_seq || c->h.type > STORE_REC_CHAINED_MAX))
-		why = c->h.seq != c->next_seq ? "record out of sequence" : "not a record of the chain";
+		why = c->h.seq != c->next_seq ? "record out of sequence"
+		                              : "not a record of the chain";
 	else if (rd != STORE_RD_OK)
 		why = why ? why : "record cut off";
 	if (why) {
@@ -587,7 +588,8 @@ static const store_scan_item_t *scan_envelope(store_scan_t *sc, store_status_t *
 	const char *why;
 	if (store_env_decode(c->lr.p, c->lr.n, &sc->env, &why) != STORE_OK) {
 		log_error("store.corrupt",
-		          "archive=%s segment=%" PRIu64 " offset=%" PRIu64 " seq=%" PRIu64 " msg=%s",
+		          "archive=%s segment=%" PRIu64 " offset=%" PRIu64 " seq=%" PRIu64
+		          " msg=%s",
 		          sc->a->name, c->f.seg.first_seq, c->lr.off, c->lr.seq, why);
 		*st = STORE_OK; /* skipped (logged); the scan goes on */
 		return NULL;

@@ -85,8 +85,8 @@ store_status_t store_rec_hdr_decode(const uint8_t in[STORE_REC_HDR_SIZE], store_
 		w = "unknown record flags";
 	else if (h->seq == 0)
 		w = "sequence 0";
-	else if (h->plain_len > (h->type == STORE_REC_BLOCK ? STORE_BLOCK_PLAIN_MAX
-	                                                    : STORE_RECORD_PLAIN_MAX))
+	else if (h->plain_len >
+	         (h->type == STORE_REC_BLOCK ? STORE_BLOCK_PLAIN_MAX : STORE_RECORD_PLAIN_MAX))
 		w = "payload larger than the format allows";
 	else if (h->stored_len > h->plain_len ||
 	         (!(h->flags & STORE_RECF_ZSTD) && h->stored_len != h->plain_len))
@@ -143,8 +143,7 @@ void store_payload_compress(const void *p, size_t n, buf_t *out, uint16_t *flags
 	store_payload_compress_cctx(NULL, p, n, out, flags);
 }
 
-void store_payload_compress_cctx(void *cctx, const void *p, size_t n, buf_t *out,
-                                 uint16_t *flags)
+void store_payload_compress_cctx(void *cctx, const void *p, size_t n, buf_t *out, uint16_t *flags)
 {
 	buf_reset(out);
 	*flags = 0;
@@ -213,9 +212,8 @@ store_status_t store_rec_open_stored(const uint8_t key[KEYS_BYTES], const uint8_
 	return STORE_OK;
 }
 
-store_status_t store_payload_decompress(void *dctx, const store_rec_hdr_t *h,
-                                        const uint8_t *stored, size_t stored_len, buf_t *plain,
-                                        const char **why)
+store_status_t store_payload_decompress(void *dctx, const store_rec_hdr_t *h, const uint8_t *stored,
+                                        size_t stored_len, buf_t *plain, const char **why)
 {
 	buf_reset(plain);
 	buf_reserve(plain, (size_t)h->plain_len + 1);

@@ -39,9 +39,9 @@ typedef struct rec_ctx {
 	store_archive_t *a;
 	store_srec_t *dels; /* DELETION records seen in the last segments */
 	size_t ndels;
-	uint8_t last_type;  /* of the newest record */
+	uint8_t last_type; /* of the newest record */
 	bool quarantined;
-	uint64_t *firsts;   /* segment files on disk */
+	uint64_t *firsts; /* segment files on disk */
 	size_t nfirsts;
 	buf_t raw, plain;
 } rec_ctx_t;
@@ -108,7 +108,8 @@ static store_status_t seg_open(rec_ctx_t *rc, uint64_t first, int *fd, store_seg
 	uint8_t hb[STORE_SEG_HDR_SIZE];
 	size_t got = 0;
 	if (util_read_all(f, hb, sizeof hb, &got) != UTIL_OK) {
-		log_error("store.read", "path=%s err=%s", log_q(q, sizeof q, path), strerror(errno));
+		log_error("store.read", "path=%s err=%s", log_q(q, sizeof q, path),
+		          strerror(errno));
 		close(f);
 		free(path);
 		return STORE_EIO;
@@ -118,7 +119,8 @@ static store_status_t seg_open(rec_ctx_t *rc, uint64_t first, int *fd, store_seg
 	const uint8_t *key = NULL;
 	if (got == sizeof hb) {
 		store_seg_hdr_peek_id(hb, id);
-		if (store_archive_seg_for(rc->s, a, first, &sg) == STORE_OK && sg.first_seq == first)
+		if (store_archive_seg_for(rc->s, a, first, &sg) == STORE_OK &&
+		    sg.first_seq == first)
 			key = store_seg_key_for(&sg, id);
 	}
 	if (got != sizeof hb)
@@ -243,7 +245,7 @@ static size_t first_index(const rec_ctx_t *rc, uint64_t first)
 }
 
 typedef struct walk {
-	size_t fi;      /* index of the current segment in rc->firsts */
+	size_t fi; /* index of the current segment in rc->firsts */
 	int fd;
 	store_seg_hdr_t hdr;
 	uint64_t size, off;
@@ -265,7 +267,8 @@ static store_status_t walk_records(rec_ctx_t *rc, walk_t *w, bool *ended)
 	while (!w->packed) {
 		store_rec_hdr_t h;
 		const char *why = NULL;
-		store_rd_t rd = store_seg_read_rec(w->fd, path, w->off, w->size, &rc->raw, &h, &why);
+		store_rd_t rd =
+		    store_seg_read_rec(w->fd, path, w->off, w->size, &rc->raw, &h, &why);
 		if (rd == STORE_RD_END)
 			break;
 		if (rd == STORE_RD_EIO) {
@@ -281,14 +284,14 @@ static store_status_t walk_records(rec_ctx_t *rc, walk_t *w, bool *ended)
 		else if (rd == STORE_RD_OK)
 			store_rec_open(w->key, rc->raw.data, rc->raw.len, &h, &rc->plain, &why);
 		if (why) {
-			log_warn("store.recover.truncate",
-			         "path=%s offset=%" PRIu64 " seq=%" PRIu64 " dropped=%" PRIu64
-			         " msg=%s",
-			         log_q(q, sizeof q, path), w->off, a->next_seq, w->size - w->off, why);
+			log_warn(
+			    "store.recover.truncate",
+			    "path=%s offset=%" PRIu64 " seq=%" PRIu64 " dropped=%" PRIu64 " msg=%s",
+			    log_q(q, sizeof q, path), w->off, a->next_seq, w->size - w->off, why);
 			int e = util_fault("store.truncate");
 			if (e || ftruncate(w->fd, (off_t)w->off) != 0 || fdatasync(w->fd) != 0) {
-				log_error("store.truncate", "path=%s err=%s", log_q(q, sizeof q, path),
-				          strerror(e ? e : errno));
+				log_error("store.truncate", "path=%s err=%s",
+				          log_q(q, sizeof q, path), strerror(e ? e : errno));
 				st = STORE_EIO;
 			}
 			w->size = w->off;
@@ -478,7 +481,8 @@ static store_status_t archive_recover(store_t *s, store_archive_t *a, rec_ctx_t 
 	}
 	if (a->next_seq - 1 > a->head.seq) {
 		/* Records made durable by a batch whose head write did not happen. */
-		store_head_t h = {.seq = a->next_seq - 1, .segment = a->last_seg, .end = a->last_end};
+		store_head_t h = {
+		    .seq = a->next_seq - 1, .segment = a->last_seg, .end = a->last_end};
 		memcpy(h.link, a->link, sizeof h.link);
 		if ((st = store_archive_head_write(a, &h)) != STORE_OK)
 			return st;
@@ -520,8 +524,9 @@ static store_status_t cat_apply(store_archive_t *a, const store_lrec_t *lr, uint
 	if (lr->type == STORE_REC_ENVELOPE) {
 		store_env_rec_t e;
 		if (store_env_decode(lr->p, lr->n, &e, &why) != STORE_OK) {
-			log_error("store.corrupt", "archive=%s segment=%" PRIu64 " seq=%" PRIu64 " msg=%s",
-			          a->name, seg, lr->seq, why);
+			log_error("store.corrupt",
+			          "archive=%s segment=%" PRIu64 " seq=%" PRIu64 " msg=%s", a->name,
+			          seg, lr->seq, why);
 			return STORE_OK;
 		}
 		st = store_cat_add(a->cat_w, &e, lr->seq, seg, lr->off);

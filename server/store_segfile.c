@@ -138,8 +138,8 @@ static store_status_t blkidx_build(const store_seg_hdr_t *hdr, int fd, const cha
 }
 
 store_status_t store_blkidx_get(store_archive_t *a, const store_seg_t *sg,
-                                const store_seg_hdr_t *hdr, int fd, const char *path,
-                                uint64_t size, const store_blkidx_t **out)
+                                const store_seg_hdr_t *hdr, int fd, const char *path, uint64_t size,
+                                const store_blkidx_t **out)
 {
 	pthread_mutex_lock(&a->lock);
 	for (store_blkidx_t *b = a->blkidx; b; b = b->next)
@@ -416,8 +416,8 @@ static store_status_t get_packed(store_segfile_t *f, uint64_t seq, uint8_t want_
 	return STORE_OK;
 }
 
-store_status_t store_segfile_get(store_segfile_t *f, uint64_t seq, uint64_t off,
-                                 uint8_t want_type, store_lrec_t *out)
+store_status_t store_segfile_get(store_segfile_t *f, uint64_t seq, uint64_t off, uint8_t want_type,
+                                 store_lrec_t *out)
 {
 	if (f->packed)
 		return get_packed(f, seq, want_type, out);

@@ -101,7 +101,8 @@ store_status_t store_seg_hdr_decode(const uint8_t in[STORE_SEG_HDR_SIZE],
 	else if (in[8] != STORE_FORMAT_VERSION || in[9] != 0)
 		w = "unsupported segment format version";
 	else if (in[10] != STORE_SEG_HDR_SIZE || in[11] != 0 ||
-	         (store_get32(in + 12) & ~STORE_SEGF_PACKED) != 0 || memcmp(in + 88, zero, 24) != 0 ||
+	         (store_get32(in + 12) & ~STORE_SEGF_PACKED) != 0 ||
+	         memcmp(in + 88, zero, 24) != 0 ||
 	         (!(store_get32(in + 12) & STORE_SEGF_PACKED) && memcmp(in + 80, zero, 8) != 0))
 		w = "unsupported segment header layout";
 	if (!w && key) {
@@ -229,7 +230,8 @@ store_status_t store_file_hash(const char *path, uint8_t out[STORE_HASH_BYTES], 
 	char q[LOG_Q_MAX];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		log_error("store.open", "path=%s err=%s", log_q(q, sizeof q, path), strerror(errno));
+		log_error("store.open", "path=%s err=%s", log_q(q, sizeof q, path),
+		          strerror(errno));
 		return errno == ENOENT ? STORE_ENOTFOUND : STORE_EIO;
 	}
 	crypto_generichash_state st;

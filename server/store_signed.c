@@ -22,8 +22,8 @@
 #include "store_private.h"
 
 static void sig_message(const char *archive, uint64_t seq, uint8_t type,
-                        const uint8_t prev_link[STORE_HASH_BYTES], const uint8_t *body,
-                        size_t n, buf_t *m)
+                        const uint8_t prev_link[STORE_HASH_BYTES], const uint8_t *body, size_t n,
+                        buf_t *m)
 {
 	static const char label[] = "vellum signed record v1";
 	buf_append(m, label, sizeof label);
@@ -347,8 +347,7 @@ static store_status_t srec_field(store_srec_t *r, uint16_t tag, const uint8_t *v
 		}
 		break;
 	}
-	case SF_TOMBSTONE:
-		return tomb_decode(v, len, &r->tombs[r->ntombs++], why);
+	case SF_TOMBSTONE: return tomb_decode(v, len, &r->tombs[r->ntombs++], why);
 	default: break;
 	}
 	return STORE_OK;

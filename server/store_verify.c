@@ -38,12 +38,12 @@
 #include "vellum/log.h"
 
 typedef struct vrec {
-	uint64_t off;     /* record offset, or its block's offset when packed */
+	uint64_t off; /* record offset, or its block's offset when packed */
 	uint8_t type;
-	bool ok;          /* authenticated */
+	bool ok; /* authenticated */
 	bool elided;
-	uint8_t sha[32];  /* CONTENT: SHA-256 of the payload */
-	uint64_t len;     /* CONTENT: payload length */
+	uint8_t sha[32]; /* CONTENT: SHA-256 of the payload */
+	uint64_t len;    /* CONTENT: payload length */
 } vrec_t;
 
 typedef struct vgap {
@@ -62,15 +62,15 @@ typedef struct vctx {
 	uint8_t link[STORE_HASH_BYTES];
 	uint8_t head_link[STORE_HASH_BYTES];
 	bool head_link_seen;
-	uint64_t expect; /* next sequence */
-	bool broken;     /* chain continuity lost; resync at the next segment */
+	uint64_t expect;   /* next sequence */
+	bool broken;       /* chain continuity lost; resync at the next segment */
 	bool link_unknown; /* a record of this segment failed: links after it are unknown */
 	uint64_t anchored;
 	/* deletions */
 	store_gap_t *gaps; /* from the newest DELETION */
 	size_t ngaps;
 	uint64_t gaps_seq;
-	vgap_t *pending;   /* runs of missing records seen between segments */
+	vgap_t *pending; /* runs of missing records seen between segments */
 	size_t npending;
 	/* the current segment */
 	char name[STORE_SEG_NAME_MAX];
@@ -183,15 +183,16 @@ static void verify_envelope(vctx_t *v, const uint8_t *p, size_t n, uint64_t off,
 		uint64_t rs = e.refs[i].seq;
 		const vrec_t *r = rs >= v->first && rs < seq ? &v->recs[rs - v->first] : NULL;
 		if (!r || (!v->packed && r->off != e.refs[i].offset) ||
-		    !(r->type == STORE_REC_CHUNK || (r->type == STORE_REC_CONTENT && e.nrefs == 1))) {
+		    !(r->type == STORE_REC_CHUNK ||
+		      (r->type == STORE_REC_CONTENT && e.nrefs == 1))) {
 			problem(v, off, seq,
 			        "envelope references seq %" PRIu64 " at offset %" PRIu64
 			        ", which is not content of this segment",
 			        rs, e.refs[i].offset);
 			refs_ok = false;
 		} else if (r->elided) {
-			problem(v, off, seq, "envelope references seq %" PRIu64 ", which was removed",
-			        rs);
+			problem(v, off, seq,
+			        "envelope references seq %" PRIu64 ", which was removed", rs);
 			refs_ok = false;
 		} else if (!r->ok) {
 			refs_ok = false; /* already reported */
@@ -201,7 +202,8 @@ static void verify_envelope(vctx_t *v, const uint8_t *p, size_t n, uint64_t off,
 	    v->recs[e.refs[0].seq - v->first].type == STORE_REC_CONTENT) {
 		const vrec_t *r = &v->recs[e.refs[0].seq - v->first];
 		if (r->len != e.size || sodium_memcmp(r->sha, e.sha256, 32) != 0)
-			problem(v, off, seq, "content does not match the envelope's SHA-256 and size");
+			problem(v, off, seq,
+			        "content does not match the envelope's SHA-256 and size");
 	} else if (refs_ok && !rehash_chunks(v, &e)) {
 		problem(v, off, seq, "content does not match the envelope's SHA-256 and size");
 	}
@@ -238,8 +240,9 @@ static void verify_signed(vctx_t *v, uint8_t type, const uint8_t *p, size_t n, u
 	if (type == STORE_REC_CHECKPOINT && r.has_q) {
 		v->rep->quarantined++;
 		note(v, off, seq,
-		     "segment %020" PRIu64 ".seg was quarantined by recovery (damage at offset %" PRIu64
-		     " seq %" PRIu64 ": %s); the chain resumed here",
+		     "segment %020" PRIu64
+		     ".seg was quarantined by recovery (damage at offset %" PRIu64 " seq %" PRIu64
+		     ": %s); the chain resumed here",
 		     r.q_segment, r.q_offset, r.q_seq, r.q_reason ? r.q_reason : "?");
 	}
 	if (type == STORE_REC_DELETION) {
@@ -260,10 +263,12 @@ static void verify_signed(vctx_t *v, uint8_t type, const uint8_t *p, size_t n, u
 			     r.reason ? r.reason : "no reason given", r.actor ? r.actor : "?");
 		else
 			note(v, off, seq,
-			     "%s: %zu segment(s) deleted, %zu compacted, %zu message(s) removed (%s, by "
+			     "%s: %zu segment(s) deleted, %zu compacted, %zu message(s) removed "
+			     "(%s, by "
 			     "%s)",
 			     r.kind == STORE_DEL_PURGE ? "purge" : "retention", r.ndsegs, r.ndcmps,
-			     r.nmsgs, r.reason ? r.reason : "no reason given", r.actor ? r.actor : "?");
+			     r.nmsgs, r.reason ? r.reason : "no reason given",
+			     r.actor ? r.actor : "?");
 		(void)recs;
 	}
 	store_srec_free(&r);
@@ -372,8 +377,8 @@ static void verify_block(vctx_t *v, const store_rec_hdr_t *h, uint64_t off)
 			store_chain_next(v->link, seq, e->type, v->blk.data + e->off);
 			v->rep->deleted_records++;
 			if (e->type != STORE_REC_CONTENT && e->type != STORE_REC_CHUNK) {
-				v->elided_strict = xrealloc(v->elided_strict,
-				                            (v->nstrict + 1) * sizeof *v->elided_strict);
+				v->elided_strict = xrealloc(
+				    v->elided_strict, (v->nstrict + 1) * sizeof *v->elided_strict);
 				v->elided_strict[v->nstrict++] = seq;
 			}
 		} else {
@@ -427,8 +432,8 @@ static void verify_packed(vctx_t *v, int fd, const char *path, uint64_t size,
 		}
 		if (h.type == STORE_REC_BLOCK && !stopped) {
 			if (h.seq != v->expect) {
-				problem(v, off, v->expect, "block out of sequence (it starts at %" PRIu64 ")",
-				        h.seq);
+				problem(v, off, v->expect,
+				        "block out of sequence (it starts at %" PRIu64 ")", h.seq);
 				v->broken = true;
 				break;
 			}
@@ -449,8 +454,9 @@ static void verify_packed(vctx_t *v, int fd, const char *path, uint64_t size,
 		        v->expect - 1, hdr->last_seq);
 	for (size_t i = 0; i < v->nstrict; i++)
 		if (!elision_covers(have_el ? &el : NULL, v->elided_strict[i]))
-			problem(v, 0, v->elided_strict[i],
-			        "record removed without a signed deletion (no elision list names it)");
+			problem(
+			    v, 0, v->elided_strict[i],
+			    "record removed without a signed deletion (no elision list names it)");
 	if (have_el && el.nelided)
 		note(v, 0, hdr->first_seq, "segment compacted: %zu range(s) of records removed",
 		     el.nelided);
@@ -590,10 +596,11 @@ static void resolve_gaps(vctx_t *v)
 			if (d->last < at || d->first > g->last)
 				continue;
 			if (d->first > at) {
-				problem(v, 0, at,
-				        "records %" PRIu64 "..%" PRIu64
-				        " missing before this segment (no deletion record covers them)",
-				        at, d->first - 1);
+				problem(
+				    v, 0, at,
+				    "records %" PRIu64 "..%" PRIu64
+				    " missing before this segment (no deletion record covers them)",
+				    at, d->first - 1);
 				reported = true;
 			}
 			at = d->last + 1;
@@ -606,11 +613,12 @@ static void resolve_gaps(vctx_t *v)
 			reported = true;
 		}
 		if (!reported)
-			problem(v, 0, g->first,
-			        "records %" PRIu64 "..%" PRIu64
-			        " deleted, but the chain links around them differ from the deletion "
-			        "record's",
-			        g->first, g->last);
+			problem(
+			    v, 0, g->first,
+			    "records %" PRIu64 "..%" PRIu64
+			    " deleted, but the chain links around them differ from the deletion "
+			    "record's",
+			    g->first, g->last);
 	}
 }
 
@@ -661,8 +669,9 @@ static store_status_t verify_archive(store_t *s, store_archive_t *a, store_verif
 		         rep->problems - problems_before, "verify found problems");
 	if (v.head.seq) {
 		snprintf(v.name, sizeof v.name, "head");
-		note(&v, 0, v.head.seq, "chain anchored by a signature up to seq %" PRIu64 " of %" PRIu64,
-		     v.anchored, v.head.seq);
+		note(&v, 0, v.head.seq,
+		     "chain anchored by a signature up to seq %" PRIu64 " of %" PRIu64, v.anchored,
+		     v.head.seq);
 	}
 	free(v.recs);
 	free(v.gaps);

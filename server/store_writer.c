@@ -73,7 +73,8 @@ static bool aged(store_t *s, const store_archive_t *a)
 /* Only a segment holding records is sealed (a fresh one takes its first). */
 static bool needs_seal(store_t *s, const store_archive_t *a)
 {
-	return a->active_size > STORE_SEG_HDR_SIZE && (a->active_size >= s->segment_max || aged(s, a));
+	return a->active_size > STORE_SEG_HDR_SIZE &&
+	       (a->active_size >= s->segment_max || aged(s, a));
 }
 
 static const uint8_t *active_key(store_t *s, store_archive_t *a)
@@ -155,8 +156,7 @@ static store_status_t wr_signed(store_t *s, store_archive_t *a, batch_t *b, uint
 	store_payload_compress_cctx(cc, body->data, body->len, &z, &flags);
 	store_cctx_put(s, cc);
 	store_ref_t ref;
-	store_status_t st =
-	    wr_record(s, a, b, type, flags, z.data, z.len, body->len, ph, &ref);
+	store_status_t st = wr_record(s, a, b, type, flags, z.data, z.len, body->len, ph, &ref);
 	buf_free(&z);
 	if (st == STORE_OK) {
 		a->last_signed_seq = ref.seq;
@@ -633,8 +633,9 @@ static void *hsync_main(void *arg)
 		int64_t t0 = util_monotonic_us();
 		if (store_archive_head_sync(a) != STORE_OK) {
 			if (!atomic_exchange(&s->failed, true))
-				log_error("store.failed_closed", "msg=%s",
-				          "a head fsync failed: refusing every append until restart");
+				log_error(
+				    "store.failed_closed", "msg=%s",
+				    "a head fsync failed: refusing every append until restart");
 		} else {
 			metric_observe(s->m_fsync, secs_since(t0));
 		}

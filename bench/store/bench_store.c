@@ -279,8 +279,8 @@ static int bench_loop(const char *dir, bool sync)
 		uint8_t nonce[24];
 		randombytes_buf(nonce, sizeof nonce);
 		unsigned long long clen;
-		crypto_aead_xchacha20poly1305_ietf_encrypt(rec.data, &clen, z.data, zn, NULL, 0, NULL,
-		                                           nonce, key);
+		crypto_aead_xchacha20poly1305_ietf_encrypt(rec.data, &clen, z.data, zn, NULL, 0,
+		                                           NULL, nonce, key);
 		if (util_write_all(fd, nonce, sizeof nonce) != UTIL_OK ||
 		    util_write_all(fd, rec.data, (size_t)clen) != UTIL_OK ||
 		    (sync && fdatasync(fd) != 0))
@@ -320,8 +320,8 @@ static int read_run(store_t *s, uint64_t lo, uint64_t hi, size_t nreads, const c
 		store_reader_t *rd;
 		size_t total = 0, got;
 		store_status_t st = store_msg_open(s, "bench", id, &rd);
-		while (st == STORE_OK && (st = store_reader_read(rd, buf, 1u << 16, &got)) == STORE_OK &&
-		       got)
+		while (st == STORE_OK &&
+		       (st = store_reader_read(rd, buf, 1u << 16, &got)) == STORE_OK && got)
 			total += got;
 		if (st == STORE_OK)
 			store_reader_close(rd);
@@ -351,7 +351,8 @@ static int bench_read(const char *dir, int level, size_t block)
 	for (size_t i = 0; i < ncorpus; i++) {
 		uint64_t id;
 		if (append_one(s, &corpus[i], &id) != STORE_OK || id != i + 1) {
-			fprintf(stderr, "bench: append %zu failed or the corpus has duplicates\n", i);
+			fprintf(stderr, "bench: append %zu failed or the corpus has duplicates\n",
+			        i);
 			return 2;
 		}
 		if (i + 1 == half) {

@@ -31,8 +31,8 @@
 #include "vellum/store.h"
 #include "vellum/util.h"
 
-#define ARCHIVE  "crash"
-#define THREADS  4
+#define ARCHIVE   "crash"
+#define THREADS   4
 #define DEL_EVERY 6
 
 static config_t *load_cfg(const char *dir)
@@ -64,8 +64,8 @@ static size_t make_msg(unsigned seed, unsigned n, uint8_t **out)
 {
 	size_t len = n % 25 == 24 ? (3u << 19) : 200 + (size_t)((n * 7919u) % 40000u);
 	uint8_t *b = xmalloc(len);
-	int k = snprintf((char *)b, len, "From: victim@example.com\r\nSubject: %u/%u\r\n\r\n", seed,
-	                 n);
+	int k =
+	    snprintf((char *)b, len, "From: victim@example.com\r\nSubject: %u/%u\r\n\r\n", seed, n);
 	uint32_t x = seed * 2654435761u ^ n;
 	for (size_t i = (size_t)k; i < len; i++) {
 		x = x * 1103515245u + 12345u;

@@ -189,8 +189,7 @@ static void on_problem(void *arg, const char *archive, const char *problem)
 }
 
 /* Checks a case after the child ran; returns a reason or NULL. */
-static const char *check(const char *root, const outcome_t *o, const char (*pre)[80],
-                         buf_t *diag)
+static const char *check(const char *root, const outcome_t *o, const char (*pre)[80], buf_t *diag)
 {
 	if (o->failed_then_acked)
 		return "an append succeeded after one had failed (not failed closed)";
@@ -307,7 +306,8 @@ static bool run_case(const char *point, unsigned nth, const char *err, int *inje
 	                      ? "the child crashed"
 	                      : check(root, &o, (const char(*)[80])pre, &dg);
 	ok(!why, "%s fails with %s at call %u%s: %s", point, err, nth,
-	   hit ? (o.any_fail ? " (appends failed closed)" : " (no append failed)") : " (not reached)",
+	   hit ? (o.any_fail ? " (appends failed closed)" : " (no append failed)")
+	       : " (not reached)",
 	   why ? why : "nothing acknowledged lost, verify clean, appends resume");
 	if (why) {
 		diag("child output:\n%s", (const char *)out.data);

@@ -1008,7 +1008,8 @@ static void test_torn_tail(const char *root)
 		store_msg_t *m = NULL;
 		problems_t p;
 		bool good = store_head(s, "torn", &h) == STORE_OK && h == 2 + k &&
-		            file_size(seg) == want_end && same_bytes(s, "torn", 1, ma, strlen(ma)) &&
+		            file_size(seg) == want_end &&
+		            same_bytes(s, "torn", 1, ma, strlen(ma)) &&
 		            (k >= 2 ? same_bytes(s, "torn", 2, mb, strlen(mb))
 		                    : store_msg_get(s, "torn", 2, &m) == STORE_ENOTFOUND) &&
 		            (k >= 4 ? same_bytes(s, "torn", 3, mc, strlen(mc))
@@ -1019,7 +1020,8 @@ static void test_torn_tail(const char *root)
 			good = put_id(s, "torn", "D", 1) == 3; /* C's id was never acknowledged */
 		recovered += good;
 		if (!good)
-			diag("cut at %" PRIu64 " (k=%zu) did not recover: head %" PRIu64, cut, k, h);
+			diag("cut at %" PRIu64 " (k=%zu) did not recover: head %" PRIu64, cut, k,
+			     h);
 		store_close(s);
 	}
 	is_int(recovered, cases,
@@ -1055,7 +1057,8 @@ static void test_torn_tail(const char *root)
 	   "verify reports the loss with its location: %s", p.first);
 	store_verify_report_t rep;
 	store_verify(s, "torn", NULL, NULL, &rep);
-	ok(rep.quarantined == 1, "and the quarantine, from the signed checkpoint that resumed the chain");
+	ok(rep.quarantined == 1,
+	   "and the quarantine, from the signed checkpoint that resumed the chain");
 	store_close(s);
 	s = open_store(cfg, STORE_OPEN_READWRITE, 0);
 	ok(s && put_id(s, "torn", "E", 1) == 5 && verify_count(s, "torn", &p) == np,

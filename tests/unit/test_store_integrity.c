@@ -75,7 +75,8 @@ static store_completion_t *put_piece(store_t *s, const char *archive, const void
 		return c;
 	}
 	for (size_t off = 0; off < len; off += piece)
-		store_append_write(a, (const uint8_t *)msg + off, len - off < piece ? len - off : piece);
+		store_append_write(a, (const uint8_t *)msg + off,
+		                   len - off < piece ? len - off : piece);
 	return store_append_commit_wait(a);
 }
 
@@ -167,7 +168,8 @@ static int verify(store_t *s, const char *archive, vres_t *v, store_verify_repor
 
 static char *seg_path(const config_t *cfg, const char *archive, uint64_t first)
 {
-	return xasprintf("%s/archives/%s/%020" PRIu64 ".seg", cfg->storage.data_dir, archive, first);
+	return xasprintf("%s/archives/%s/%020" PRIu64 ".seg", cfg->storage.data_dir, archive,
+	                 first);
 }
 
 static uint64_t file_size(const char *path)
@@ -243,7 +245,8 @@ static int decryptable_with_remaining_keys(store_t *s, const char *archive, cons
 		return -1;
 	pthread_mutex_lock(&a->lock);
 	for (size_t i = 0; i < a->nsegs; i++) {
-		const uint8_t *k[2] = {a->segs[i].key, a->segs[i].has_next ? a->segs[i].next_key : NULL};
+		const uint8_t *k[2] = {a->segs[i].key,
+		                       a->segs[i].has_next ? a->segs[i].next_key : NULL};
 		for (int j = 0; j < 2; j++) {
 			store_seg_hdr_t sh;
 			if (k[j] && (store_rec_open(k[j], b.data + STORE_SEG_HDR_SIZE, h.length, &h,
@@ -283,8 +286,9 @@ static void test_packing(const char *root)
 	store_pack_wait(s);
 	uint64_t after = file_size(p1);
 	ok(seg_packed(p1), "the sealed segment was packed");
-	ok(after < before * 2 / 3, "packed is much smaller: %" PRIu64 " -> %" PRIu64 " (raw %" PRIu64 ")",
-	   before, after, raw);
+	ok(after < before * 2 / 3,
+	   "packed is much smaller: %" PRIu64 " -> %" PRIu64 " (raw %" PRIu64 ")", before, after,
+	   raw);
 	bool rd = true;
 	for (unsigned i = 0; i < N; i++)
 		rd &= reads(s, "pk", i + 1, msgs[i], lens[i]);
@@ -376,7 +380,8 @@ static void test_dedup(const char *root)
 	   bl);
 	ok(reads(s, "dd", 2, big, bl) && reads(s, "dd", 1, small, sl), "both read back packed");
 	vres_t v = {0};
-	is_int(verify(s, "dd", &v, NULL), 0, "verify clean (dropped copies are unreferenced content)");
+	is_int(verify(s, "dd", &v, NULL), 0,
+	       "verify clean (dropped copies are unreferenced content)");
 	store_close(s);
 	free(big);
 	free(p1);
@@ -574,7 +579,7 @@ static void test_compaction_and_purge(const char *root)
 	for (int i = 0; i < 4; i++)
 		put(s, "mx", m[i]);
 	put_at(s, "mx", m[1], strlen(m[1]), 5); /* a second arrival of m2 */
-	store_seal(s, "mx"); /* records 1..10, seal 11 */
+	store_seal(s, "mx");                    /* records 1..10, seal 11 */
 	store_pack_wait(s);
 	char *p1 = seg_path(cfg, "mx", 1), *saved = xasprintf("%s/saved.seg", root);
 	copy_file(p1, saved);
@@ -628,7 +633,8 @@ static void test_compaction_and_purge(const char *root)
 	       res.segments_compacted == 1,
 	   "with it, the active segment is sealed and compacted");
 	free(res.removed);
-	ok(gone(s, "mx", p5) && reads_str(s, "mx", p5 + 1, "m6 stays"), "purged; its neighbour stays");
+	ok(gone(s, "mx", p5) && reads_str(s, "mx", p5 + 1, "m6 stays"),
+	   "purged; its neighbour stays");
 	/* the tombstone is in the DELETION record */
 	store_scan_t *sc;
 	store_scan_open(s, "mx", 0, &sc);
@@ -750,8 +756,10 @@ static void test_rotate(const char *root)
 	char *old = xasprintf("%s/old.key", root);
 	copy_file(cfg->storage.master_key_file, old);
 	store_rotate_result_t r;
-	ok(store_key_rotate(s, NULL, &r) == STORE_OK && r.archives >= 1 && strcmp(r.old_id, r.new_id),
-	   "rotated: %s -> %s, %" PRIu64 " archive keys re-wrapped", r.old_id, r.new_id, r.archives);
+	ok(store_key_rotate(s, NULL, &r) == STORE_OK && r.archives >= 1 &&
+	       strcmp(r.old_id, r.new_id),
+	   "rotated: %s -> %s, %" PRIu64 " archive keys re-wrapped", r.old_id, r.new_id,
+	   r.archives);
 	ok(reads_str(s, "k1", 1, "secret one") && put(s, "k1", "three") == 3,
 	   "the running store goes on");
 	store_close(s);
@@ -850,10 +858,14 @@ int main(void)
 		const char *tag;
 		void (*fn)(const char *);
 	} tests[] = {
-	    {"pack", test_packing},         {"dedup", test_dedup},
-	    {"ckpt", test_checkpoints},     {"whole", test_retention_whole},
-	    {"cmp", test_compaction_and_purge}, {"adel", test_archive_delete},
-	    {"rot", test_rotate},           {"met", test_metrics},
+	    {"pack", test_packing},
+	    {"dedup", test_dedup},
+	    {"ckpt", test_checkpoints},
+	    {"whole", test_retention_whole},
+	    {"cmp", test_compaction_and_purge},
+	    {"adel", test_archive_delete},
+	    {"rot", test_rotate},
+	    {"met", test_metrics},
 	};
 	for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
 		char *root = tap_tmpdir(tests[i].tag);

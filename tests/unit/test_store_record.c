@@ -391,17 +391,21 @@ static void test_signed(void)
 	       !strcmp(r.archive, "default") && !memcmp(r.signer, pk, 32),
 	   "and decodes");
 	store_srec_free(&r);
-	expect_corrupt(store_sign_check(b.data, b.len, "defaulu", 200, STORE_REC_SEAL, link, pk, &why),
-	               "another archive");
-	expect_corrupt(store_sign_check(b.data, b.len, "default", 201, STORE_REC_SEAL, link, pk, &why),
-	               "another position");
+	expect_corrupt(
+	    store_sign_check(b.data, b.len, "defaulu", 200, STORE_REC_SEAL, link, pk, &why),
+	    "another archive");
+	expect_corrupt(
+	    store_sign_check(b.data, b.len, "default", 201, STORE_REC_SEAL, link, pk, &why),
+	    "another position");
 	expect_corrupt(
 	    store_sign_check(b.data, b.len, "default", 200, STORE_REC_CHECKPOINT, link, pk, &why),
 	    "another type");
-	expect_corrupt(store_sign_check(b.data, b.len, "default", 200, STORE_REC_SEAL, link2, pk, &why),
-	               "another chain before it");
-	expect_corrupt(store_sign_check(b.data, b.len, "default", 200, STORE_REC_SEAL, link, pk2, &why),
-	               "another server's key");
+	expect_corrupt(
+	    store_sign_check(b.data, b.len, "default", 200, STORE_REC_SEAL, link2, pk, &why),
+	    "another chain before it");
+	expect_corrupt(
+	    store_sign_check(b.data, b.len, "default", 200, STORE_REC_SEAL, link, pk2, &why),
+	    "another server's key");
 	int caught = 0;
 	for (size_t i = 0; i < b.len; i++) {
 		b.data[i] ^= 0x04;
@@ -409,8 +413,8 @@ static void test_signed(void)
 		bool dec = store_srec_decode(b.data, b.len, STORE_REC_SEAL, &x, &why) == STORE_OK;
 		if (dec)
 			store_srec_free(&x);
-		caught += !dec || store_sign_check(b.data, b.len, "default", 200, STORE_REC_SEAL, link,
-		                                   pk, &why) != STORE_OK;
+		caught += !dec || store_sign_check(b.data, b.len, "default", 200, STORE_REC_SEAL,
+		                                   link, pk, &why) != STORE_OK;
 		b.data[i] ^= 0x04;
 	}
 	is_int(caught, b.len, "every flipped byte of a signed record is caught");
@@ -418,12 +422,14 @@ static void test_signed(void)
 	buf_t c = {0};
 	buf_append(&c, b.data, b.len);
 	store_tlv_put64(&c, SF_HEAD, 1);
-	expect_corrupt(store_sign_check(c.data, c.len, "default", 200, STORE_REC_SEAL, link, pk, &why),
-	               "a field appended after the signature");
+	expect_corrupt(
+	    store_sign_check(c.data, c.len, "default", 200, STORE_REC_SEAL, link, pk, &why),
+	    "a field appended after the signature");
 	seal_body(&c);
 	store_tlv_put64(&c, SF_SEGMENT, 101);
 	store_sign_append(sk, pk, "default", 200, STORE_REC_SEAL, link, &c);
-	expect_corrupt(store_srec_decode(c.data, c.len, STORE_REC_SEAL, &r, &why), "a repeated field");
+	expect_corrupt(store_srec_decode(c.data, c.len, STORE_REC_SEAL, &r, &why),
+	               "a repeated field");
 	seal_body(&c);
 	expect_corrupt(store_srec_decode(c.data, c.len, STORE_REC_SEAL, &r, &why), "no signature");
 	/* a deletion with its lists */
@@ -435,8 +441,8 @@ static void test_signed(void)
 	store_srec_put_delseg(&c, &ds);
 	store_del_cmp_t dc = {.first = 10, .last = 20, .bytes_before = 5, .bytes_after = 4};
 	store_srec_put_delcmp(&c, &dc);
-	store_tomb_t tb = {.msg_seq = 7, .reason = "court order", .requested_by = "alice",
-	                   .approved_by = "bob"};
+	store_tomb_t tb = {
+	    .msg_seq = 7, .reason = "court order", .requested_by = "alice", .approved_by = "bob"};
 	store_srec_put_tomb(&c, &tb);
 	store_elided_t el = {.first = 12, .last = 13, .time = 99, .kind = STORE_DEL_PURGE};
 	store_srec_put_elided(&c, &el);

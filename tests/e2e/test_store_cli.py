@@ -44,6 +44,15 @@ with Server(t) as s:
     r = s.http("GET", "/api/v1/verify")
     t.eq(r.status, 401, "verify needs credentials")
 
+    r = s.http("GET", "/metrics")
+    text = r.body.decode("utf-8", "replace")
+    t.ok(r.status == 200 and "vellum_store_append_seconds_count" in text and
+         'vellum_store_segments{archive="default"}' in text and
+         'vellum_store_bytes{archive="default"}' in text and
+         "vellum_store_fsync_seconds_bucket" in text,
+         "/metrics has the store's latency histograms and per-archive gauges",
+         "\n".join(l for l in text.splitlines() if "store" in l)[:2000])
+
     old_key = open(s.key_file).read()
     p = s.vellum("key", "rotate")
     t.ok(p.returncode == 0 and "master key rotated" in p.stdout_text,

@@ -88,6 +88,8 @@ typedef struct vctx {
 } vctx_t;
 
 static void vreport(vctx_t *v, store_verify_cb fn, uint64_t off, uint64_t seq, const char *fmt,
+                    va_list ap) __attribute__((format(printf, 5, 0)));
+static void vreport(vctx_t *v, store_verify_cb fn, uint64_t off, uint64_t seq, const char *fmt,
                     va_list ap)
 {
 	buf_t b = {0};

@@ -87,7 +87,8 @@ static int child(const char *root)
 {
 	config_t *cfg = make_cfg(root);
 	store_t *s = NULL;
-	store_status_t st = store_open(cfg, NULL, &s);
+	store_opts_t o = {.pack_level = 1}; /* fast packing: the workload is about faults */
+	store_status_t st = store_open(cfg, &o, &s);
 	if (st != STORE_OK) {
 		printf("OPENFAIL %s\n", store_strerror(st));
 		config_free(cfg);

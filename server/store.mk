@@ -4,7 +4,8 @@ libvellum_a_SOURCES += include/vellum/store.h include/vellum/keys.h \
 	server/store_record.c server/store_signed.c server/store_segment.c \
 	server/store_segfile.c server/store_archive.c server/store_recover.c \
 	server/store_catalog.c server/store_queue.c server/store_append.c \
-	server/store_writer.c server/store_pack.c server/store_delete.c server/store_keys.c \
+	server/store_writer.c server/store_pack.c server/store_delete.c \
+	server/store_archive_delete.c server/store_keys.c \
 	server/store_read.c server/store_verify.c \
 	server/api_store.c server/cli_verify.c server/cli_key.c
 EXTRA_DIST += doc/format.md doc/vellum.1.store-fragment

@@ -8,7 +8,7 @@ libvellum_a_SOURCES += include/vellum/store.h include/vellum/keys.h \
 	server/store_archive_delete.c server/store_keys.c \
 	server/store_read.c server/store_verify.c \
 	server/api_store.c server/cli_verify.c server/cli_key.c
-EXTRA_DIST += doc/format.md doc/vellum.1.store-fragment
+EXTRA_DIST += doc/format.md
 
 check_PROGRAMS += tests/unit/test_keys tests/unit/test_store_record tests/unit/test_store \
 	tests/unit/test_store_integrity
